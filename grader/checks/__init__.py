@@ -1,0 +1,1 @@
+"""Check groups, one module each, registered by group id in the order reports list them."""

@@ -1,0 +1,1 @@
+"""Stage handlers: `run(io: StageIO, root: Path)` for each check group, named by `StageRequest.handler`."""
