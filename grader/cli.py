@@ -28,7 +28,39 @@ def _add_assign(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-COMMANDS = [_add_assign]
+def _globs(value: str) -> list[str]:
+    globs = [g.strip() for g in value.split(",") if g.strip()]
+    if not globs:
+        raise argparse.ArgumentTypeError("give at least one glob, e.g. 'jaccard*,deconv2d*'")
+    return globs
+
+
+def _add_grade(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("grade", help="grade submissions (archives, folders, or folders of archives)")
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: reports/)")
+    p.add_argument("--workers", type=int, default=1, help="submissions graded at once (default 1)")
+    p.add_argument("--checks", type=_globs, default=None, help="only the check ids matching these globs")
+    p.add_argument("--profile", choices=["auto", "cpu", "gpu"], default="auto")
+    p.add_argument("--seed", type=int, default=None, help="seed for the hidden cases (default: drawn per run)")
+    p.add_argument("--rubric", type=Path, default=None, help="a rubric TOML file instead of the built-in one")
+
+    def run(args: argparse.Namespace) -> int:
+        from . import batch, rubric
+
+        if args.workers < 1:
+            p.error("--workers must be at least 1")
+        try:
+            loaded = rubric.load(args.rubric)
+        except rubric.RubricError as exc:
+            p.error(str(exc))
+        return batch.main(paths=args.paths, out_dir=args.out, workers=args.workers, checks=args.checks,
+                          profile=args.profile, seed=args.seed, rubric=loaded)
+
+    p.set_defaults(handler=run)
+
+
+COMMANDS = [_add_assign, _add_grade]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -44,6 +44,7 @@ class CheckContext:
     profile: Any
     rubric: Any
     io_root: Path
+    artifacts_dir: Path
     public_only: bool = False
 
     def stage_inputs(self, stage: str) -> Path:

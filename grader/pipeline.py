@@ -1,0 +1,146 @@
+"""Grade one submission: intake -> sandboxed stages -> judging -> result.json.
+
+Runs in the grader's own (trusted) process. Student code only ever runs inside `sandbox.run`, in the
+in-sandbox supervisor `grader.runner`; everything it leaves behind is read through `StageOutputs`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from . import __version__, intake, sandbox
+from .checks.base import CheckContext, CheckGroup, StageOutputs, StageRequest, matches
+from .checks.registry import selected
+from .messages import Text, text
+from .results import CheckResult, Environment, SubmissionInfo, SubmissionResult
+from .settings import RunSettings
+
+RUNNER_SOURCE = Path(__file__).with_name("runner")
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BOOTSTRAP = ("import sys, runpy; sys.path.insert(0, sys.argv[1]); del sys.argv[1]; "
+             "runpy.run_module('grader_runner', run_name='__main__', alter_sys=True)")
+SANDBOX_SLACK_S = 30.0
+
+
+def _environment(settings: RunSettings, isolation: str) -> Environment:
+    return Environment(grader_version=__version__, device=settings.device, profile=settings.profile,
+                       isolation=isolation, seed=settings.seed)
+
+
+def _all_skipped(groups: list[CheckGroup], ctx: CheckContext, reason: Text) -> list[CheckResult]:
+    return [c for g in groups for c in g.not_run(ctx, reason)]
+
+
+def _hidden_paths(settings: RunSettings, box: Path) -> list[Path]:
+    """What the student must not see: the repo (solutions, rubric, tests), the reports, other submissions."""
+    hidden = [settings.out_dir.resolve(), settings.work_root.resolve()]
+    if (REPO_ROOT / "pyproject.toml").exists():
+        hidden.append(REPO_ROOT)
+    hidden.append(Path(__file__).resolve().parent)
+    return [p for p in dict.fromkeys(hidden) if box.resolve() != p]
+
+
+def _layout(box: Path, unpacked: intake.Unpacked) -> Path:
+    """The sandbox root: the student's files (writable copy), inputs, outputs, the runner, a home."""
+    if box.exists():
+        shutil.rmtree(box)
+    for sub in ("in", "out", "lib", "home"):
+        (box / sub).mkdir(parents=True)
+    shutil.copytree(unpacked.root, box / "submission", symlinks=False)
+    shutil.copytree(RUNNER_SOURCE, box / "lib" / "grader_runner",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return box / "submission"
+
+
+def _run_stages(box: Path, stages: list[StageRequest], settings: RunSettings, ctx: CheckContext,
+                hide: list[Path]) -> sandbox.SandboxOutcome:
+    inside = sandbox.inside_root(box)
+    notebook = ctx.notebook.relative_to(ctx.submission_dir) if ctx.notebook else None
+    plan = {
+        "submission": f"{inside}/submission",
+        "notebook": f"{inside}/submission/{notebook}" if notebook else None,
+        "in_root": f"{inside}/in",
+        "out_root": f"{inside}/out",
+        "threads": settings.threads,
+        "pid_namespace": sandbox.probe().bubblewrap,
+        "stages": [{"name": s.name, "handler": s.handler, "timeout_s": s.timeout_s, "memory_mb": s.memory_mb,
+                    "uses_gpu": s.uses_gpu} for s in stages],
+    }
+    for s in stages:
+        (ctx.stage_inputs(s.name) / "task.json").write_text(json.dumps(s.task))
+    (box / "in" / "plan.json").write_text(json.dumps(plan))
+    limits = sandbox.Limits(
+        timeout_s=sum(s.timeout_s for s in stages) + SANDBOX_SLACK_S,
+        memory_mb=max(s.memory_mb for s in stages) + 1024,
+    )
+    argv = [sys.executable, "-I", "-c", BOOTSTRAP, f"{inside}/lib", f"{inside}/in/plan.json"]
+    return sandbox.run(box, argv, limits=limits, readonly=["in", "lib"], hide=hide, cwd="submission",
+                       gpu=any(s.uses_gpu for s in stages))
+
+
+def _judge(groups: list[CheckGroup], ctx: CheckContext, outputs: dict[str, StageOutputs]) -> list[CheckResult]:
+    checks: list[CheckResult] = []
+    for group in groups:
+        try:
+            checks.extend(group.judge(ctx, outputs))
+        except Exception as exc:  # a grader bug must cost this group, never the batch
+            reason = text(f"评分程序内部错误（请联系助教）：{exc!r}", f"internal grader error (tell the TA): {exc!r}")
+            checks.extend(CheckResult.make(cid, "error", ctx.points(cid), reason) for cid in group.check_ids(ctx))
+    return checks
+
+
+def grade(source: intake.SubmissionSource, settings: RunSettings) -> SubmissionResult:
+    """Grade one submission. Never raises for anything the submission does."""
+    start = time.perf_counter()
+    timings: dict[str, float] = {}
+    work = settings.work_root / source.id
+    info = SubmissionInfo(id=source.id, source=source.path.name, sha256=source.sha256)
+    artifacts = settings.out_dir / source.id / "artifacts"
+    ctx = CheckContext(submission_dir=work / "box" / "submission", notebook=None, seed=settings.seed,
+                       profile=settings.profile, rubric=settings.rubric, io_root=work / "box",
+                       artifacts_dir=artifacts, public_only=settings.public_only)
+    groups = selected(ctx, settings.checks)
+    isolation = sandbox.probe().description
+    try:
+        unpacked = intake.unpack(source, work / "unpacked", settings.caps)
+    except intake.Rejected as exc:
+        result = SubmissionResult(info, _environment(settings, isolation), status="rejected", error=str(exc),
+                                  checks=_all_skipped(groups, ctx, exc.reason))
+        result.timings = {"total": round(time.perf_counter() - start, 3)}
+        return result
+    timings["intake"] = time.perf_counter() - start
+
+    t = time.perf_counter()
+    ctx.submission_dir = _layout(work / "box", unpacked)
+    if unpacked.notebook is not None:
+        ctx.notebook = ctx.submission_dir / unpacked.notebook.relative_to(unpacked.root)
+    artifacts.mkdir(parents=True, exist_ok=True)
+    stages = [s for g in groups for s in g.prepare(ctx)]
+    timings["prepare"] = time.perf_counter() - t
+
+    logs: dict[str, str] = {}
+    if stages:
+        t = time.perf_counter()
+        outcome = _run_stages(work / "box", stages, settings, ctx, _hidden_paths(settings, work / "box"))
+        isolation = outcome.isolation
+        timings["sandbox"] = time.perf_counter() - t
+        if outcome.output.strip():
+            logs["sandbox"] = outcome.output
+    outputs = {s.name: StageOutputs(s.name, work / "box" / "out" / s.name) for s in stages}
+    for name, out in outputs.items():
+        timings[f"stage:{name}"] = float(out.status.get("wall_s") or 0.0)
+        if log := out.log():
+            logs[name] = log
+
+    t = time.perf_counter()
+    checks = [c for c in _judge(groups, ctx, outputs) if matches(c.id, settings.checks)]
+    timings["judge"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - start
+    result = SubmissionResult(info, _environment(settings, isolation), checks=checks,
+                              timings={k: round(v, 3) for k, v in timings.items()}, logs=logs,
+                              extra={"warnings": [w.both() for w in unpacked.warnings]} if unpacked.warnings else {})
+    return result

@@ -1,0 +1,25 @@
+"""The settings of one grading run, shared by every submission in it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .intake import Caps
+from .rubric import Rubric
+
+PUBLIC_SEED = 20190413
+
+
+@dataclass
+class RunSettings:
+    out_dir: Path
+    work_root: Path
+    rubric: Rubric
+    seed: int
+    profile: str = "cpu"
+    device: str = "cpu"
+    checks: list[str] | None = None
+    caps: Caps = field(default_factory=Caps)
+    public_only: bool = False
+    threads: int = 1

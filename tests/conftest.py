@@ -1,0 +1,113 @@
+"""Shared fixtures: fixture submissions built from the reference solution, and a direct check harness.
+
+A fixture submission is a folder under tests/fixtures/submissions/<name>/ that lists only what differs
+from solutions/week-06/: a file replaces the solution's file, a file ending in `.append` is appended to it
+(so a fixture can redefine one function or class without copying the module), and a `DELETE` file lists
+paths to remove. Submissions are always built in tmp_path; tests never write into the repo.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SOLUTION = REPO / "solutions" / "week-06"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "submissions"
+BOOTSTRAP = ("import sys, runpy; sys.path.insert(0, sys.argv[1]); del sys.argv[1]; "
+             "runpy.run_module('grader_runner', run_name='__main__', alter_sys=True)")
+
+
+def build_submission(dest: Path, fixture: str | None = None, files: dict[str, str] | None = None) -> Path:
+    """Copy the reference solution to `dest/week-06`, apply a fixture overlay and extra `files`."""
+    root = dest / "week-06"
+    shutil.copytree(SOLUTION, root, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    overlays: dict[str, str] = {}
+    if fixture:
+        base = FIXTURES / fixture
+        if not base.is_dir():
+            raise FileNotFoundError(f"no fixture submission {fixture!r} under {FIXTURES}")
+        for path in sorted(base.rglob("*")):
+            if path.is_file():
+                overlays[path.relative_to(base).as_posix()] = path.read_text(encoding="utf-8")
+    overlays.update(files or {})
+    for rel, content in overlays.items():
+        if rel == "DELETE":
+            for line in content.split():
+                target = root / line
+                shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
+        elif rel.endswith(".append"):
+            target = root / rel[: -len(".append")]
+            target.write_text(target.read_text(encoding="utf-8") + "\n\n" + content, encoding="utf-8")
+        else:
+            target = root / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(content, encoding="utf-8")
+    return root
+
+
+def pack(folder: Path, archive: Path) -> Path:
+    """Pack `folder` as the lab asks (`tar -zcvf week-06.tar.gz week-06`)."""
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(folder, arcname=folder.name)
+    return archive
+
+
+def run_group_direct(group, submission: Path, work: Path, *, seed: int = 1234, profile="cpu",
+                     public_only: bool = False, notebook: Path | None = None):
+    """prepare -> the in-sandbox runner WITHOUT a sandbox -> judge, for fast tests of one check group."""
+    from grader.checks.base import CheckContext, StageOutputs
+    from grader.rubric import load
+
+    box = work / "box"
+    for sub in ("in", "out", "lib"):
+        (box / sub).mkdir(parents=True, exist_ok=True)
+    shutil.copytree(REPO / "grader" / "runner", box / "lib" / "grader_runner", dirs_exist_ok=True)
+    ctx = CheckContext(submission_dir=submission, notebook=notebook, seed=seed, profile=profile, rubric=load(),
+                       io_root=box, artifacts_dir=work / "artifacts", public_only=public_only)
+    ctx.artifacts_dir.mkdir(parents=True, exist_ok=True)
+    stages = group.prepare(ctx)
+    for s in stages:
+        (ctx.stage_inputs(s.name) / "task.json").write_text(json.dumps(s.task))
+    plan = {"submission": str(submission), "notebook": str(notebook) if notebook else None,
+            "in_root": str(box / "in"), "out_root": str(box / "out"), "threads": 1, "pid_namespace": False,
+            "stages": [{"name": s.name, "handler": s.handler, "timeout_s": s.timeout_s, "memory_mb": s.memory_mb,
+                        "uses_gpu": s.uses_gpu} for s in stages]}
+    (box / "in" / "plan.json").write_text(json.dumps(plan))
+    if stages:
+        subprocess.run([sys.executable, "-I", "-c", BOOTSTRAP, str(box / "lib"), str(box / "in" / "plan.json")],
+                       cwd=submission, check=True, timeout=sum(s.timeout_s for s in stages) + 60)
+    outputs = {s.name: StageOutputs(s.name, box / "out" / s.name) for s in stages}
+    return group.judge(ctx, outputs)
+
+
+@pytest.fixture
+def submission(tmp_path):
+    """`submission(fixture=None, files=None)` -> path of a fresh week-06 folder built in tmp_path."""
+    counter = iter(range(1000))
+
+    def make(fixture: str | None = None, files: dict[str, str] | None = None) -> Path:
+        return build_submission(tmp_path / f"sub{next(counter)}", fixture, files)
+
+    return make
+
+
+@pytest.fixture
+def run_group(tmp_path):
+    """`run_group(group, submission_dir, **kw)` -> list[CheckResult], graded without a sandbox."""
+    counter = iter(range(1000))
+
+    def run(group, submission_dir: Path, **kw):
+        return run_group_direct(group, submission_dir, tmp_path / f"run{next(counter)}", **kw)
+
+    return run
+
+
+def by_id(checks) -> dict:
+    return {c.id: c for c in checks}
