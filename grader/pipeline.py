@@ -24,6 +24,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 BOOTSTRAP = ("import sys, runpy; sys.path.insert(0, sys.argv[1]); del sys.argv[1]; "
              "runpy.run_module('grader_runner', run_name='__main__', alter_sys=True)")
 SANDBOX_SLACK_S = 30.0
+SOURCE_COPY_CAP = 5 * 2**20
 
 
 def _environment(settings: RunSettings, isolation: str) -> Environment:
@@ -54,6 +55,19 @@ def _layout(box: Path, unpacked: intake.Unpacked) -> Path:
     shutil.copytree(RUNNER_SOURCE, box / "lib" / "grader_runner",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     return box / "submission"
+
+
+def _keep_sources(unpacked: intake.Unpacked, dest: Path) -> None:
+    """A copy of what the student wrote (unet/*.py, the notebook) for the reports and the similarity check."""
+    dest.mkdir(parents=True, exist_ok=True)
+    wanted = list((unpacked.root / "unet").glob("*.py")) if (unpacked.root / "unet").is_dir() else []
+    if unpacked.notebook is not None:
+        wanted.append(unpacked.notebook)
+    for path in wanted:
+        if path.is_file() and not path.is_symlink() and path.stat().st_size <= SOURCE_COPY_CAP:
+            target = dest / path.relative_to(unpacked.root)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
 
 
 def _run_stages(box: Path, stages: list[StageRequest], settings: RunSettings, ctx: CheckContext,
@@ -119,6 +133,7 @@ def grade(source: intake.SubmissionSource, settings: RunSettings) -> SubmissionR
     if unpacked.notebook is not None:
         ctx.notebook = ctx.submission_dir / unpacked.notebook.relative_to(unpacked.root)
     artifacts.mkdir(parents=True, exist_ok=True)
+    _keep_sources(unpacked, artifacts / "submission")
     stages = [s for g in groups for s in g.prepare(ctx)]
     timings["prepare"] = time.perf_counter() - t
 

@@ -1,0 +1,1 @@
+"""Reading, rewriting and executing the student's notebook."""
