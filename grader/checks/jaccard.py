@@ -69,7 +69,7 @@ class JaccardGroup(CheckGroup):
                 ctx.save_input(STAGE, f"{name}_input", a)
                 ctx.save_input(STAGE, f"{name}_target", b)
                 names.append(name)
-        return [StageRequest(name=STAGE, handler="jaccard", task={"cases": names}, timeout_s=30, memory_mb=2048)]
+        return [StageRequest(name=STAGE, handler="jaccard", task={"cases": names}, timeout_s=15, memory_mb=2048)]
 
     def judge(self, ctx: CheckContext, outputs: dict[str, StageOutputs]) -> list[CheckResult]:
         out = outputs[STAGE]
