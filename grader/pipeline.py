@@ -37,8 +37,9 @@ def _all_skipped(groups: list[CheckGroup], ctx: CheckContext, reason: Text) -> l
 
 
 def _hidden_paths(settings: RunSettings, box: Path) -> list[Path]:
-    """What the student must not see: the repo (solutions, rubric, tests), the reports, other submissions."""
-    hidden = [settings.out_dir.resolve(), settings.work_root.resolve()]
+    """What the student must not see: the repo (solutions, rubric, tests), the reports, other submissions,
+    and the grader user's home (a root grader maps the sandbox user to root for file permissions)."""
+    hidden = [settings.out_dir.resolve(), settings.work_root.resolve(), Path.home().resolve()]
     if (REPO_ROOT / "pyproject.toml").exists():
         hidden.append(REPO_ROOT)
     hidden.append(Path(__file__).resolve().parent)

@@ -42,6 +42,14 @@ def _ancestors() -> set[int]:
     return pids
 
 
+def _limit_memory(limit: int) -> None:
+    """Lower RLIMIT_DATA to the stage's budget, never above the sandbox's own hard limit."""
+    _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
+
+
 def _child(stage: dict, plan: dict, out_dir: Path) -> None:
     """Runs in the forked child: never returns."""
     code = 1
@@ -52,9 +60,8 @@ def _child(stage: dict, plan: dict, out_dir: Path) -> None:
         os.dup2(log, 2)
         sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)
         sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)
-        limit = int(stage.get("memory_mb", 4096)) * 1024 * 1024
         if not stage.get("uses_gpu"):  # the CUDA driver maps far more than it uses
-            resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+            _limit_memory(int(stage.get("memory_mb", 4096)) * 1024 * 1024)
         import torch
 
         torch.set_num_threads(int(plan.get("threads", 1)))

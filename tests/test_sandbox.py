@@ -1,0 +1,426 @@
+"""The sandbox holds hostile code in: deadline, memory, processes, output, files, network, environment.
+
+Every payload is a small `python -c` script. Each test checks that the run ended in bounded time, that
+the outcome says what happened, and (where it matters) that nothing was left running or written outside
+the submission's root. Processes are found by a marker the test puts in the child's environment.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import socket
+import sys
+import tempfile
+import textwrap
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from grader import sandbox
+from grader.sandbox import Isolation, Limits, bubblewrap, cgroups, isolation, launch
+from grader.sandbox import limits as rlimits
+
+REPO = Path(__file__).resolve().parents[1]
+DAEMON = """
+    import os, sys, time
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            open("out/daemon-started", "w").close()
+            time.sleep(1000)
+        os._exit(0)
+    while not os.path.exists("out/daemon-started"):
+        time.sleep(0.01)
+    print("parent done", flush=True)
+"""
+
+
+def py(code: str) -> list[str]:
+    return [sys.executable, "-c", textwrap.dedent(code)]
+
+
+def marked(mark: str) -> list[int]:
+    """Live processes whose environment carries `mark` (a zombie has no environment left)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as fh:
+                if f"TEST_MARK={mark}".encode() in fh.read().split(b"\0"):
+                    found.append(int(entry))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def timed_run(root: Path, argv: list[str], *, within_s: float, **kwargs) -> sandbox.SandboxOutcome:
+    start = time.monotonic()
+    outcome = sandbox.run(root, argv, **kwargs)
+    elapsed = time.monotonic() - start
+    assert elapsed < within_s, f"run took {elapsed:.1f} s, expected under {within_s} s"
+    return outcome
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    """A per-submission folder laid out as the grader makes it."""
+    root = tmp_path / "work" / "sub-1"
+    for name in ("submission", "in", "out", "lib", "home"):
+        (root / name).mkdir(parents=True)
+    return root
+
+
+@pytest.fixture
+def probed() -> Isolation:
+    """What this machine offers: the tests that take it pass under bubblewrap and without it."""
+    return sandbox.probe()
+
+
+@pytest.fixture
+def bwrap(probed) -> Isolation:
+    """For the tests of what only bubblewrap gives (files, network, hidden paths)."""
+    assert probed.bubblewrap, f"these tests need a working bubblewrap: {bubblewrap.problem()}"
+    return probed
+
+
+@pytest.fixture
+def host_dir():
+    """A scratch folder on the host outside /tmp (which the sandbox replaces anyway)."""
+    path = Path(tempfile.mkdtemp(prefix="unet-grader-test-", dir="/var/tmp"))
+    yield path
+    shutil.rmtree(path)
+
+
+@pytest.fixture(params=["none", "cgroup"])
+def weaker(request, monkeypatch) -> Isolation:
+    """The probe as on a machine without bubblewrap, with and without the cgroup found here."""
+    cgroup = "none" if request.param == "none" else cgroups.support().version
+    found = Isolation(bubblewrap=False, cgroup=cgroup, description="WEAKER: test")
+    monkeypatch.setattr(isolation, "probe", lambda: found)
+    return found
+
+
+def test_probe_describes_the_layers(bwrap):
+    assert bwrap.description.startswith("bubblewrap (ro root, no network, pid+user ns, caps dropped")
+    assert bwrap.cgroup in ("v1", "v2", "none")
+    assert sandbox.probe() is sandbox.probe()
+    assert sandbox.inside_root(Path("/anything")) == "/sandbox"
+
+
+def test_hang_is_killed_at_the_deadline(root, probed):
+    outcome = timed_run(root, py("import time; print('start', flush=True); time.sleep(1000)"), within_s=3.5,
+                        limits=Limits(timeout_s=1.0))
+    assert outcome.timed_out and outcome.returncode is None
+    assert 1.0 <= outcome.wall_s < 3.0
+    assert outcome.output == "start\n"
+    assert outcome.isolation.startswith("bubblewrap (" if probed.bubblewrap else "WEAKER: no bubblewrap")
+
+
+def test_unbounded_allocation_fails_without_harm(root, probed):
+    code = "a = []\nwhile True:\n    a.append(bytearray(32 * 2**20))"
+    outcome = timed_run(root, py(code), within_s=15, limits=Limits(timeout_s=10, memory_mb=300))
+    assert not outcome.timed_out
+    assert outcome.memory_exceeded or "MemoryError" in outcome.output
+    assert outcome.returncode != 0
+
+
+def test_shared_memory_is_held_by_the_cgroup(root, probed):
+    """Shared mappings escape RLIMIT_DATA; only the memory cgroup bounds them."""
+    code = """
+        import mmap
+        m = mmap.mmap(-1, 1 << 30)
+        for i in range(0, len(m), 4096):
+            m[i] = 1
+        print("survived")
+    """
+    outcome = timed_run(root, py(code), within_s=15, limits=Limits(timeout_s=10, memory_mb=300))
+    if probed.cgroup == "none":
+        assert "no cgroup" in outcome.isolation and not outcome.memory_exceeded
+    else:
+        assert outcome.memory_exceeded and "survived" not in outcome.output
+        assert f"cgroup {probed.cgroup} memory 300 MiB" in outcome.isolation
+
+
+def test_process_count_is_capped(root, probed):
+    code = """
+        import os, time
+        started = 0
+        for _ in range(60):
+            try:
+                if os.fork() == 0:
+                    time.sleep(30)
+                    os._exit(0)
+                started += 1
+            except OSError:
+                break
+        print(started, flush=True)
+    """
+    outcome = timed_run(root, py(code), within_s=10, limits=Limits(timeout_s=8, max_pids=20))
+    started = int(outcome.output.split()[0])
+    if " pids 20" in outcome.isolation:
+        assert started < 20
+    else:  # no pids cgroup: only RLIMIT_NPROC for a non-root grader, counting all the user's processes
+        assert 0 < started <= 60
+
+
+def test_double_forked_daemon_is_gone(root, probed):
+    mark = uuid.uuid4().hex
+    outcome = timed_run(root, py(DAEMON), within_s=5, limits=Limits(timeout_s=20), env={"TEST_MARK": mark},
+                        readonly=["in"])
+    assert outcome.returncode == 0 and "parent done" in outcome.output
+    assert (root / "out" / "daemon-started").exists()
+    assert marked(mark) == []
+
+
+def test_output_flood_is_capped(root, probed):
+    code = "import sys\nchunk = b'x' * (1 << 20)\nfor _ in range(300):\n    sys.stdout.buffer.write(chunk)"
+    outcome = timed_run(root, py(code), within_s=20, limits=Limits(timeout_s=30, max_output_bytes=10_000))
+    assert outcome.returncode == 0
+    assert outcome.output == "x" * 10_000 and outcome.output_truncated
+
+
+def test_writes_land_only_in_root(root, bwrap):
+    tag = uuid.uuid4().hex
+    targets = [f"/tmp/escape-{tag}", str(REPO / f"escape-{tag}"), str(Path.home() / f"escape-{tag}"),
+               str(root.parent / f"escape-{tag}"), f"/escape-{tag}", f"/sandbox/../escape2-{tag}"]
+    code = """
+        import json, sys
+        result = {}
+        for path in [*sys.argv[1:], "/sandbox/out/inside"]:
+            try:
+                with open(path, "w") as fh:
+                    fh.write("x")
+                result[path] = "written"
+            except OSError as exc:
+                result[path] = exc.errno
+        print(json.dumps(result))
+    """
+    try:
+        outcome = timed_run(root, [*py(code), *targets], within_s=10, limits=Limits(timeout_s=8))
+        result = json.loads(outcome.output)
+        assert result["/sandbox/out/inside"] == "written" and (root / "out" / "inside").exists()
+        assert result[targets[0]] == "written"  # the private /tmp
+        assert all(result[t] in (errno.EROFS, errno.ENOENT, errno.EACCES) for t in targets[1:])
+        assert [t for t in targets if os.path.lexists(t)] == []
+    finally:
+        for target in targets:
+            if os.path.isfile(target):
+                os.unlink(target)
+
+
+def test_file_size_is_capped(root, probed):
+    code = "open('out/big', 'wb').write(b'x' * (3 << 20))"
+    outcome = timed_run(root, py(code), within_s=10, limits=Limits(timeout_s=8, max_file_mb=1))
+    assert outcome.returncode != 0 and "File too large" in outcome.output
+    assert (root / "out" / "big").stat().st_size <= 1 << 20
+
+
+def test_no_network(root, bwrap):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.setblocking(False)
+    port = listener.getsockname()[1]
+    code = f"""
+        import json, socket
+        result = {{}}
+        for host, port in [("127.0.0.1", {port}), ("192.0.2.1", 80), ("1.1.1.1", 53)]:
+            sock = socket.socket()
+            sock.settimeout(3)
+            try:
+                sock.connect((host, port))
+                result[host] = "connected"
+            except OSError as exc:
+                result[host] = exc.errno
+        print(json.dumps(result))
+    """
+    try:
+        outcome = timed_run(root, py(code), within_s=10, limits=Limits(timeout_s=8))
+        with pytest.raises(BlockingIOError):
+            listener.accept()
+    finally:
+        listener.close()
+    assert json.loads(outcome.output) == {"127.0.0.1": errno.ECONNREFUSED, "192.0.2.1": errno.ENETUNREACH,
+                                          "1.1.1.1": errno.ENETUNREACH}
+
+
+def test_hidden_paths_are_unreadable(root, bwrap, host_dir):
+    (host_dir / "solutions").mkdir()
+    (host_dir / "solutions" / "answer.py").write_text("ANSWER = 42\n")
+    (host_dir / "rubric.toml").write_text("secret = true\n")
+    checks = REPO / "grader" / "checks"
+    code = f"""
+        import json, os
+        result = {{"solutions": os.listdir("{host_dir}/solutions"), "checks": os.listdir("{checks}"),
+                   "rubric": open("{host_dir}/rubric.toml").read(), "run": os.listdir("/run"),
+                   "visible": os.listdir("{host_dir}")}}
+        try:
+            open("{host_dir}/solutions/planted.py", "w")
+            result["write"] = "written"
+        except OSError as exc:
+            result["write"] = exc.errno
+        print(json.dumps(result))
+    """
+    outcome = timed_run(root, py(code), within_s=10, limits=Limits(timeout_s=8),
+                        hide=[host_dir / "solutions", host_dir / "rubric.toml", checks])
+    result = json.loads(outcome.output)
+    assert result == {"solutions": [], "checks": [], "rubric": "", "run": [],
+                      "visible": sorted(result["visible"]), "write": errno.EROFS}
+    assert set(result["visible"]) == {"solutions", "rubric.toml"}
+
+
+def test_readonly_folder_and_cwd(root, bwrap):
+    (root / "in" / "task.json").write_text("{}")
+    code = """
+        import os
+        print(os.getcwd(), open("/sandbox/in/task.json").read(), flush=True)
+        open("/sandbox/in/planted", "w")
+    """
+    outcome = timed_run(root, py(code), within_s=10, limits=Limits(timeout_s=8), readonly=["in", "lib"],
+                        cwd="submission")
+    assert outcome.output.startswith("/sandbox/submission {}")
+    assert "Read-only file system" in outcome.output and outcome.returncode == 1
+    assert not (root / "in" / "planted").exists()
+
+
+def test_planted_home_is_replaced(root, probed):
+    (root / "home").rmdir()
+    (root / "home").symlink_to("/nonexistent")
+    code = "import os; open(os.environ['HOME'] + '/x', 'w')"
+    outcome = timed_run(root, py(code), within_s=10, limits=Limits(timeout_s=8))
+    assert outcome.returncode == 0 and (root / "home" / "x").is_file()
+
+
+def test_bad_layout_is_refused_before_anything_runs(root, probed):
+    (root / "lib-link").symlink_to(root / "lib")
+    for kwargs in ({"cwd": "../.."}, {"readonly": ["missing"]}, {"readonly": ["lib-link"]},
+                   {"hide": [Path("relative/path")]}):
+        with pytest.raises(ValueError):
+            sandbox.run(root, ["true"], limits=Limits(), **kwargs)
+
+
+def test_environment_is_scrubbed(root, probed, monkeypatch):
+    monkeypatch.setenv("UNET_GRADER_TEST_SECRET", "hunter2")
+    code = "import json, os; print(json.dumps(dict(os.environ)))"
+    outcome = timed_run(root, py(code), within_s=10, limits=Limits(timeout_s=8),
+                        env={"MPLBACKEND": "Agg", "UNET_GRADER_RUN": "forged"})
+    env = json.loads(outcome.output)
+    assert "UNET_GRADER_TEST_SECRET" not in env
+    assert env["HOME"] == f"{sandbox.inside_root(root)}/home" and env["MPLBACKEND"] == "Agg"
+    assert env["UNET_GRADER_RUN"] != "forged"
+    assert set(env) <= {"PATH", "HOME", "LANG", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                        "PYTHONDONTWRITEBYTECODE", "MPLBACKEND", "UNET_GRADER_RUN", "PWD"}
+
+
+def test_os_exit_is_an_ordinary_end(root, probed):
+    outcome = timed_run(root, py("import os; print('bye', flush=True); os._exit(0)"), within_s=10,
+                        limits=Limits(timeout_s=8))
+    assert (outcome.returncode, outcome.timed_out, outcome.output) == (0, False, "bye\n")
+
+
+def test_python_stays_visible_inside_hidden_folders(root, bwrap):
+    hidden = [Path(sys.prefix).parent, Path.home()]
+    code = """
+        import json, os, sys, torch
+        print(json.dumps({p: sorted(os.listdir(p)) for p in sys.argv[1:]}))
+    """
+    outcome = timed_run(root, [*py(code), *map(str, hidden)], within_s=60, limits=Limits(timeout_s=50),
+                        hide=hidden)
+    assert outcome.returncode == 0, outcome.output
+    listing = json.loads(outcome.output)
+    for folder in hidden:
+        leading = {p.relative_to(folder).parts[0] for p in bubblewrap._python_paths()
+                   if folder in p.parents}
+        assert set(listing[str(folder)]) == leading
+
+
+def test_interpreter_under_tmp_is_bound_back(root, bwrap, tmp_path, monkeypatch):
+    """A venv under /tmp survives the private /tmp; a hidden folder inside it stays hidden."""
+    venv = tmp_path / "venv"
+    (venv / "lib" / "secret").mkdir(parents=True)
+    (venv / "marker").write_text("venv")
+    (venv / "lib" / "secret" / "key").write_text("key")
+    paths = bubblewrap._python_paths()
+    monkeypatch.setattr(bubblewrap, "_python_paths", lambda: [*paths, venv])
+    code = f"print(open('{venv}/marker').read(), __import__('os').listdir('{venv}/lib/secret'))"
+    outcome = timed_run(root, py(code), within_s=10, limits=Limits(timeout_s=8),
+                        hide=[venv / "lib" / "secret"])
+    assert outcome.output == "venv []\n"
+
+
+def test_weaker_mode_still_kills_hangs_and_caps_output(root, weaker):
+    outcome = timed_run(root, py("import time; time.sleep(1000)"), within_s=3.5, limits=Limits(timeout_s=1.0))
+    assert outcome.timed_out and outcome.isolation.startswith("WEAKER: no bubblewrap")
+    code = "import sys\nchunk = b'y' * (1 << 20)\nfor _ in range(100):\n    sys.stdout.buffer.write(chunk)"
+    outcome = timed_run(root, py(code), within_s=15, limits=Limits(timeout_s=20, max_output_bytes=5000))
+    assert outcome.output == "y" * 5000 and outcome.output_truncated
+    assert sandbox.inside_root(root) == str(root.resolve())
+
+
+def test_weaker_mode_kills_a_daemon(root, weaker):
+    mark = uuid.uuid4().hex
+    outcome = timed_run(root, py(DAEMON), within_s=5, limits=Limits(timeout_s=20), env={"TEST_MARK": mark})
+    assert outcome.returncode == 0 and (root / "out" / "daemon-started").exists()
+    assert marked(mark) == []
+    if weaker.cgroup == "none":
+        assert "+ process group only" in outcome.isolation
+    else:
+        assert f"cgroup {weaker.cgroup} memory" in outcome.isolation
+
+
+def test_setup_failure_leaves_no_cgroup(root, probed, monkeypatch):
+    fixed = uuid.uuid4()
+    monkeypatch.setattr(launch.uuid, "uuid4", lambda: fixed)
+    name = f"unet-grader-{fixed.hex}"
+    made = []
+
+    def broken(*args, **kwargs):
+        made.extend(p / name for p in cgroups.support().parents.values() if (p / name).is_dir())
+        raise RuntimeError("setup failed")
+
+    monkeypatch.setattr(launch.process, "run_tree", broken)
+    with pytest.raises(RuntimeError):
+        sandbox.run(root, ["true"], limits=Limits())
+    assert len(made) == len(cgroups.support().parents) and not any(p.exists() for p in made)
+    monkeypatch.undo()
+    monkeypatch.setattr(launch.uuid, "uuid4", lambda: fixed)
+    monkeypatch.setattr(isolation, "probe", lambda: Isolation(False, probed.cgroup, "WEAKER: test"))
+    with pytest.raises(FileNotFoundError):
+        sandbox.run(root, ["/nonexistent/program"], limits=Limits())
+    assert not any((p / name).exists() for p in cgroups.support().parents.values())
+
+
+def test_v2_group_protocol(tmp_path):
+    """cgroup v2 is not usable on the development machines: check the files it writes and reads."""
+    support = cgroups.Support("v2", {"memory": tmp_path, "pids": tmp_path}, "")
+    group = cgroups.RunGroup(support, "run", Limits(memory_mb=300, max_pids=20))
+    folder = tmp_path / "run"
+    assert (folder / "memory.max").read_text() == str(300 << 20) and (folder / "pids.max").read_text() == "20"
+    assert group.procs_files() == [str(folder / "cgroup.procs")]
+    assert group.describe() == "cgroup v2 memory 300 MiB / pids 20"
+    (folder / "memory.events").write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 0\n")
+    assert not group.memory_exceeded()
+    (folder / "memory.events").write_text("low 0\nhigh 0\nmax 9\noom 2\noom_kill 1\n")
+    assert group.memory_exceeded()
+    (folder / "cgroup.procs").write_text("")
+    group.kill()
+    assert (folder / "cgroup.kill").read_text() == "1"
+    for child in folder.iterdir():
+        child.unlink()
+    group.remove()
+    assert not folder.exists()
+
+
+def test_rlimits_chosen(monkeypatch):
+    limits = Limits(memory_mb=300, max_pids=20, max_file_mb=5)
+    chosen = rlimits.rlimits(limits, gpu=False, pids_enforced=True)
+    assert chosen == {rlimits.resource.RLIMIT_CORE: 0, rlimits.resource.RLIMIT_FSIZE: 5 << 20,
+                      rlimits.resource.RLIMIT_DATA: 300 << 20}
+    assert rlimits.describe(chosen) == "rlimits (data 300 MiB, file 5 MiB, no core dumps)"
+    assert rlimits.resource.RLIMIT_DATA not in rlimits.rlimits(limits, gpu=True, pids_enforced=True)
+    monkeypatch.setattr(rlimits.os, "geteuid", lambda: 54321)  # a user that runs no process here
+    assert rlimits.rlimits(limits, gpu=False, pids_enforced=False)[rlimits.resource.RLIMIT_NPROC] == 20
