@@ -60,7 +60,62 @@ def _add_grade(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-COMMANDS = [_add_assign, _add_grade]
+def _add_report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="re-render the reports from DIR/*/result.json, merge manual grades")
+    p.add_argument("out_dir", type=Path, metavar="DIR", help="the results folder `grade --out` wrote")
+    p.add_argument("--lang", choices=["zh", "en", "both"], default="both", help="page language")
+    manual = p.add_mutually_exclusive_group()
+    manual.add_argument("--manual", type=Path, metavar="CSV",
+                        help="merge a TA's scores and comments (written answers, or overrides with a reason)")
+    manual.add_argument("--manual-template", nargs="?", const="", metavar="CSV",
+                        help="write the CSV for TAs to fill in, with the answers (default DIR/manual.csv)")
+    p.add_argument("--anonymize", action="store_true",
+                   help="name students by stable pseudonym in index.html, grades.csv and results.json")
+    p.add_argument("--salt", default="", help="salt for the pseudonyms (keep it the same all term)")
+    p.add_argument("--handout", type=Path, metavar="DIR2",
+                   help="also write one folder per student, DIR2/<id>/, to hand back")
+    p.add_argument("--gradescope", type=Path, metavar="FILE",
+                   help="also write Gradescope's results.json (DIR must hold exactly one submission)")
+
+    def run(args: argparse.Namespace) -> int:
+        from .report import main
+
+        template = None
+        if args.manual_template is not None:
+            template = Path(args.manual_template) if args.manual_template else args.out_dir / "manual.csv"
+        return main(out_dir=args.out_dir, lang=args.lang, manual=args.manual, manual_template=template,
+                    anonymize=args.anonymize, salt=args.salt, handout=args.handout,
+                    gradescope=args.gradescope)
+
+    p.set_defaults(handler=run)
+
+
+def _add_calibrate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("calibrate", help="train the reference solution over seeds; write the training pass marks")
+    p.add_argument("--profile", choices=["auto", "cpu", "gpu"], default="auto")
+    p.add_argument("--seeds", type=int, default=8, help="reference runs per network (default 8, at least 3)")
+    p.add_argument("--first-seed", type=int, default=1, help="seeds run from this one up (default 1)")
+    p.add_argument("--workers", type=int, default=1, help="seeds trained at once (default 1)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per run, as grading uses (default 1)")
+    p.add_argument("--networks", type=_globs, default=None, metavar="NET,...",
+                   help="only these of unet, unet_shallow, unet_add (default: all three)")
+
+    def run(args: argparse.Namespace) -> int:
+        from .training import calibrate
+        from .training.profiles import NETWORKS
+
+        if args.seeds < 3 or args.workers < 1 or args.threads < 1:
+            p.error("--seeds must be at least 3, --workers and --threads at least 1")
+        unknown = sorted(set(args.networks or []) - set(NETWORKS))
+        if unknown:
+            p.error(f"unknown network(s) {', '.join(unknown)}: choose from {', '.join(NETWORKS)}")
+        return calibrate.main(profile=args.profile, seeds=args.seeds, first_seed=args.first_seed,
+                              workers=args.workers, threads=args.threads, nets=args.networks)
+
+    p.set_defaults(handler=run)
+
+
+COMMANDS = [_add_assign, _add_grade, _add_report, _add_calibrate]
 
 
 def build_parser() -> argparse.ArgumentParser:

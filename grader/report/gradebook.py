@@ -1,0 +1,107 @@
+"""The class-wide files: grades.csv for the LMS, results.json with every result, Gradescope's results.json."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+from ..results import CheckResult, SubmissionResult
+from .anonymize import Anonymizer
+from .labels import GROUPS, Translator
+from .load import Entry, ReportError
+from .model import ComparisonView, failing_cases, num, ordered_groups
+
+
+def write_grades_csv(entries: list[Entry], path: Path, names: Anonymizer) -> None:
+    """One row per submission, one column per check group; UTF-8 with a BOM so Excel reads Chinese names.
+
+    A group the submission was not graded on is left empty; a rejected archive has only its total, 0.
+    """
+    groups = ordered_groups(set(GROUPS) | {c.group for e in entries for c in e.result.checks})
+    with path.open("w", encoding="utf-8-sig", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", "source", "status", *groups, "total", "max_score"])
+        for e in entries:
+            totals = e.result.group_scores()
+            writer.writerow([
+                names.name(e), "" if names.enabled else e.result.submission.source, e.result.status,
+                *(num(totals[g][0]) if g in totals else "" for g in groups),
+                num(e.result.score), num(e.result.max_score),
+            ])
+
+
+def write_results_json(entries: list[Entry], path: Path, names: Anonymizer) -> None:
+    """Every result.json in one list; anonymized, the ids and file names are replaced everywhere."""
+    items = []
+    for e in entries:
+        data = e.result.to_dict()
+        if names.enabled:
+            data["submission"] = {"id": names.name(e), "source": "", "sha256": None}
+        items.append(names.scrub(data))
+    path.write_text(json.dumps(items, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+def gradescope_results(result: SubmissionResult, t: Translator) -> dict[str, Any]:
+    """The result in Gradescope's autograder format (the `results.json` its harness reads)."""
+    summary = f"{t('score')}: {num(result.score)} / {num(result.max_score)}"
+    if result.error:
+        summary += f"\n{t('rejected_reason')}: {result.error}"
+    data: dict[str, Any] = {
+        "score": result.score,
+        "output": summary,
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": [{
+            "name": c.id,
+            "score": c.score,
+            "max_score": c.max_score,
+            "status": "passed" if c.status == "passed" else "failed",
+            "output": _test_output(c, t),
+            "visibility": "visible",
+        } for c in result.checks],
+    }
+    total = result.timings.get("total")
+    if isinstance(total, (int, float)):
+        data["execution_time"] = int(round(total))
+    return data
+
+
+def write_gradescope(entries: list[Entry], path: Path, t: Translator) -> None:
+    """Gradescope grades one submission per run, so the results folder must hold exactly one."""
+    if len(entries) != 1:
+        raise ReportError(f"--gradescope needs exactly one submission in the results folder, "
+                          f"found {len(entries)}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(gradescope_results(entries[0].result, t), ensure_ascii=False, indent=2),
+                    encoding="utf-8")
+
+
+def _test_output(check: CheckResult, t: Translator) -> str:
+    lines = [f"[{t.status(check.status)}] {t.message(check.messages, check.message)}"]
+    comparisons, matched = failing_cases(check, t)
+    if matched:
+        lines.append(f"{t('cases_matched')}: {matched}")
+    for case in comparisons:
+        if case.name:
+            lines.append(f"{t('case')} {case.name}: {' '.join(case.message)}")
+        lines.extend(f"  {key}: {value}" for key, value in case.facts)
+        if case.comparison:
+            lines.extend(_comparison_text(case.comparison, t))
+    return "\n".join(lines)
+
+
+def _comparison_text(view: ComparisonView, t: Translator) -> list[str]:
+    lines = [f"{t('expected')} {view.expected_shape}, {t('received')} {view.received_shape or '-'}"]
+    for key in ("max_abs_diff", "first_diff_index", "mismatches"):
+        if getattr(view, key):
+            lines.append(f"{t(key)}: {getattr(view, key)}")
+    for key, slices in (("expected", view.expected), ("received", view.received)):
+        if slices:
+            lines.append(f"{t(key)}:")
+            for piece in slices:
+                if piece.label:
+                    lines.append(f"  {piece.label}")
+                lines.extend("  " + " ".join(c.text.rjust(8) for c in row) for row in piece.rows)
+    return lines

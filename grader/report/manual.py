@@ -1,0 +1,167 @@
+"""Manual grades: a CSV for the TAs to fill in, and merging their scores back into the result.json files.
+
+A merged check keeps the automatic result it replaced under `details["automatic"]`, and every merge starts
+from that, so merging the same CSV twice changes nothing and a later CSV can revise an earlier grade.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..messages import Text, text
+from ..results import CheckResult
+from .load import Batch, Entry, ReportError
+from .model import MANUAL_GROUP, num
+
+TEMPLATE_COLUMNS = ("submission_id", "check_id", "max_score", "score", "comment", "answer")
+REQUIRED_COLUMNS = ("submission_id", "check_id", "score")
+
+
+class ManualError(ReportError):
+    """The manual CSV has bad rows; nothing was merged."""
+
+    def __init__(self, path: Path, problems: list[str]):
+        self.problems = problems
+        super().__init__(f"{path}: nothing was merged; fix these rows and run again:\n"
+                         + "\n".join(f"  {p}" for p in problems))
+
+
+@dataclass
+class ManualGrade:
+    row: int
+    submission_id: str
+    check_id: str
+    score: float
+    comment: str
+
+
+def write_template(entries: list[Entry], path: Path) -> int:
+    """One row per written answer to grade, with the answer alongside; returns the number of rows.
+
+    Rows already graded by hand come prefilled with their score and comment, so the file can be revised.
+    Never overwrites a file: it may hold a TA's work.
+    """
+    if path.exists():
+        raise ReportError(f"{path} already exists; move it away or name another file")
+    rows = []
+    for e in entries:
+        for c in e.result.checks:
+            if c.group != MANUAL_GROUP:
+                continue
+            override = c.details.get("override")
+            graded = isinstance(override, dict)
+            rows.append([e.id, c.id, num(c.max_score), num(c.score) if graded else "",
+                         str(override.get("reason") or "") if graded else "",
+                         str(c.details.get("answer") or "")])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8-sig", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(TEMPLATE_COLUMNS)
+        writer.writerows(rows)
+    return len(rows)
+
+
+def _decode(raw: bytes) -> str:
+    """UTF-8 (with or without BOM), else GB18030: what Excel on a Chinese Windows saves as "CSV"."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("gb18030")
+
+
+def read_manual(path: Path, entries: list[Entry]) -> list[ManualGrade]:
+    """Every graded row of the CSV, all validated; raises ManualError naming each bad row.
+
+    Rows are numbered as a spreadsheet shows them (the header is row 1). A row with no score is not
+    graded yet and is left out.
+    """
+    try:
+        reader = csv.DictReader(io.StringIO(_decode(path.read_bytes()), newline=""))
+        header = [h.strip() for h in reader.fieldnames or []]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise ManualError(path, [f"cannot read the file: {exc}"]) from exc
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise ManualError(path, [f"row 1: missing column(s) {', '.join(missing)}"])
+    reader.fieldnames = header
+    checks = {(e.id, c.id): c for e in entries for c in e.result.checks}
+    known_ids = {e.id for e in entries}
+    grades: list[ManualGrade] = []
+    seen: dict[tuple[str, str], int] = {}
+    problems: list[str] = []
+    for number, row in enumerate(reader, start=2):
+        values = {k: (v or "").strip() for k, v in row.items() if isinstance(k, str) and isinstance(v, str)}
+        sid, cid, raw = values.get("submission_id", ""), values.get("check_id", ""), values.get("score", "")
+        if not raw:
+            continue
+        where = f"row {number} ({sid or '?'}, {cid or '?'})"
+        if sid not in known_ids:
+            problems.append(f"{where}: unknown submission id {sid!r}")
+            continue
+        check = checks.get((sid, cid))
+        if check is None:
+            problems.append(f"{where}: submission {sid!r} has no check {cid!r}")
+            continue
+        try:
+            score = float(raw)
+        except ValueError:
+            score = math.nan
+        if not math.isfinite(score):
+            problems.append(f"{where}: score {raw!r} is not a number")
+            continue
+        if not 0 <= score <= check.max_score:
+            problems.append(f"{where}: score {raw} is outside 0..{num(check.max_score)}")
+            continue
+        comment = values.get("comment", "")
+        if check.group != MANUAL_GROUP and not comment:
+            problems.append(f"{where}: changing an automatic check needs the reason in 'comment'")
+            continue
+        if (sid, cid) in seen:
+            problems.append(f"{where}: already graded on row {seen[(sid, cid)]}")
+            continue
+        seen[(sid, cid)] = number
+        grades.append(ManualGrade(number, sid, cid, score, comment))
+    if problems:
+        raise ManualError(path, problems)
+    return grades
+
+
+def merged(check: CheckResult, grade: ManualGrade) -> CheckResult:
+    """The check as the TA graded it, keeping the automatic result it replaces."""
+    automatic = check.details.get("automatic") or {
+        "status": check.status, "score": check.score, "message": check.message, "messages": check.messages}
+    previous = automatic["score"]
+    details = {**check.details, "automatic": automatic,
+               "override": {"by": "manual", "score": grade.score, "previous_score": previous,
+                            "reason": grade.comment}}
+    message: Text
+    if check.group != MANUAL_GROUP:
+        message = text(f"助教调整了得分（自动评分 {num(previous)} 分）：{grade.comment}",
+                       f"Score set by a TA (automatic score {num(previous)}): {grade.comment}")
+    elif grade.comment:
+        message = text(f"助教评语：{grade.comment}", f"TA's comment: {grade.comment}")
+    else:
+        message = text("已由助教评分", "Graded by a TA")
+    status = "passed" if grade.score >= check.max_score else "failed"
+    return CheckResult(id=check.id, status=status, score=grade.score, max_score=check.max_score,
+                       message=message.both(), details=details, messages=message.as_dict())
+
+
+def merge_manual(batch: Batch, path: Path) -> int:
+    """Validate the whole CSV, then rewrite the result.json of every submission it grades."""
+    grades = read_manual(path, batch.entries)
+    by_id = {e.id: e for e in batch.entries}
+    touched: dict[str, Entry] = {}
+    for grade in grades:
+        entry = by_id[grade.submission_id]
+        checks = entry.result.checks
+        index = next(i for i, c in enumerate(checks) if c.id == grade.check_id)
+        checks[index] = merged(checks[index], grade)
+        touched[entry.id] = entry
+    for entry in touched.values():
+        entry.result.write(entry.folder / "result.json")
+    return len(grades)

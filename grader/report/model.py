@@ -1,0 +1,568 @@
+"""What the templates show, computed from the results alone: one view per page, plain values only."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import statistics
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import numpy as np
+from markupsafe import Markup
+
+from ..results import CheckResult
+from . import plots
+from .anonymize import Anonymizer
+from .labels import GROUPS, Translator
+from .load import Batch, Entry, data_uri
+
+MANUAL_GROUP = "answers"
+# The tolerances of grader/checks/compare.py's `compare`, used to mark differing cells unless the
+# comparison records its own `rtol` / `atol`.
+RTOL = 1e-4
+ATOL = 1e-5
+# details keys the page renders itself; the rest are shown as JSON for the TA.
+SHOWN_KEYS = {"comparison", "cases", "loss", "dice", "threshold", "dice_per_image", "artifacts", "cells_run",
+              "cells_total", "failing_cell", "question", "answer", "override", "automatic"}
+# keys of a `details["cases"]` item shown in their own place; the others are listed as the case's facts.
+CASE_KEYS = {"name", "ok", "why", "message", "messages", "comparison"}
+# artifacts (details["artifacts"] keys) with a translated caption; others are captioned by their key.
+ARTIFACT_NAMES = {"sample", "loss_plot", "executed_notebook"}
+MAX_EXTRA_JSON = 20_000
+# a log longer than this shows its end (where the error usually is)
+MAX_LOG_CHARS = 100_000
+ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+
+
+def num(value: Any) -> str:
+    """A score or measurement for people: 5 not 5.0, six significant digits at most."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "" if value is None else str(value)
+    return f"{value:.6g}"
+
+
+def plain(text: Any) -> str:
+    """Captured output without terminal colour codes."""
+    if isinstance(text, list):
+        text = "\n".join(str(t) for t in text)
+    return ANSI.sub("", str(text or ""))
+
+
+def _tail(text: str) -> str:
+    return text if len(text) <= MAX_LOG_CHARS else "…\n" + text[-MAX_LOG_CHARS:]
+
+
+# ---- numeric comparisons -------------------------------------------------------------------------------
+
+@dataclass
+class Cell:
+    text: str
+    bad: bool = False
+    first: bool = False
+
+
+@dataclass
+class Slice:
+    """One 2-D slice of a small array; `label` names the leading indices for 3-D and up."""
+
+    label: str
+    rows: list[list[Cell]]
+
+
+@dataclass
+class ComparisonView:
+    expected_shape: str
+    received_shape: str
+    shapes_differ: bool
+    max_abs_diff: str
+    first_diff_index: str
+    mismatches: str
+    expected: list[Slice]
+    received: list[Slice]
+
+
+def _array(values: Any) -> np.ndarray | None:
+    """A small array stored as nested lists, or None when absent or ragged."""
+    if values is None:
+        return None
+    try:
+        return np.array(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+
+
+def _slices(arr: np.ndarray, bad: np.ndarray, first: np.ndarray) -> list[Slice]:
+    """The array as 2-D tables; 0-D and 1-D arrays become one row, 3-D and up one table per leading index."""
+    if arr.ndim < 2:
+        arr, bad, first = (a.reshape(1, -1) for a in (arr, bad, first))
+    lead = arr.shape[:-2]
+    out = []
+    for index in np.ndindex(*lead):
+        rows = [[Cell(num(float(arr[(*index, r, c)])), bool(bad[(*index, r, c)]), bool(first[(*index, r, c)]))
+                 for c in range(arr.shape[-1])] for r in range(arr.shape[-2])]
+        label = "[" + ", ".join([*map(str, index), ":", ":"]) + "]" if lead else ""
+        out.append(Slice(label, rows))
+    return out
+
+
+def _differing(expected: np.ndarray | None, received: np.ndarray | None, rtol: float, atol: float
+               ) -> np.ndarray | None:
+    """Which cells differ, judged as compare() does (relative to the expected value); None if not aligned."""
+    if expected is None or received is None or expected.shape != received.shape:
+        return None
+    with np.errstate(invalid="ignore"):
+        return ~(np.isclose(received, expected, rtol=rtol, atol=atol) & np.isfinite(received))
+
+
+def _first_mark(shape: tuple[int, ...], first: Any) -> np.ndarray:
+    mark = np.zeros(shape, dtype=bool)
+    if isinstance(first, list) and len(first) == len(shape) and all(
+            isinstance(i, int) and 0 <= i < n for i, n in zip(first, shape, strict=True)):
+        mark[tuple(first)] = True
+    return mark
+
+
+def comparison_view(comp: dict[str, Any]) -> ComparisonView:
+    """compare.py's `details["comparison"]` as side-by-side tables, or a summary for large arrays."""
+    expected, received = _array(comp.get("expected")), _array(comp.get("received"))
+    e_shape, r_shape = comp.get("expected_shape"), comp.get("received_shape")
+    first = comp.get("first_diff_index")
+    rtol, atol = _number(comp.get("rtol")), _number(comp.get("atol"))
+    bad = _differing(expected, received, RTOL if rtol is None else rtol, ATOL if atol is None else atol)
+    tables = {}
+    for key, arr in (("expected", expected), ("received", received)):
+        if arr is None:
+            tables[key] = []
+        else:
+            marks = bad if bad is not None else np.zeros(arr.shape, dtype=bool)
+            tables[key] = _slices(arr, marks, _first_mark(arr.shape, first))
+    return ComparisonView(
+        expected_shape=_shape(e_shape),
+        received_shape=_shape(r_shape),
+        shapes_differ=e_shape != r_shape,
+        max_abs_diff=num(comp.get("max_abs_diff")),
+        first_diff_index=_shape(first) if isinstance(first, list) else "",
+        mismatches=num(comp.get("mismatches")),
+        expected=tables["expected"],
+        received=tables["received"],
+    )
+
+
+def _shape(shape: Any) -> str:
+    return "(" + ", ".join(str(s) for s in shape) + ")" if isinstance(shape, list) else ""
+
+
+# ---- checks --------------------------------------------------------------------------------------------
+
+@dataclass
+class CaseView:
+    """A failing case (or the check's own comparison, with no name): why, its inputs, expected vs received."""
+
+    name: str
+    message: list[str]
+    facts: list[tuple[str, str]]
+    comparison: ComparisonView | None
+
+
+@dataclass
+class ArtifactView:
+    label: str
+    href: str
+    image: str | None
+
+
+@dataclass
+class TrainingView:
+    figure: Markup
+    dice: str
+    threshold: str
+    passed: bool
+    steps: int
+    final_loss: str
+
+
+@dataclass
+class FailingCell:
+    index: str
+    source: str
+    error: str
+    traceback: str
+
+
+@dataclass
+class NotebookView:
+    cells_run: str
+    cells_total: str
+    failing_cell: FailingCell | None
+
+
+@dataclass
+class AnswerView:
+    question: str
+    answer: str
+
+
+@dataclass
+class OverrideView:
+    score: str
+    previous_score: str
+    previous_status: str
+    previous_message: list[str]
+    reason: str
+
+
+@dataclass
+class CheckView:
+    id: str
+    anchor: str
+    status: str
+    status_label: str
+    score: str
+    max_score: str
+    message: list[str]
+    comparisons: list[CaseView]
+    cases_matched: str
+    training: TrainingView | None
+    notebook: NotebookView | None
+    answer: AnswerView | None
+    override: OverrideView | None
+    artifacts: list[ArtifactView]
+    extra_json: str
+
+
+def _anchor(check_id: str) -> str:
+    return "check-" + re.sub(r"[^A-Za-z0-9_-]", "-", check_id)
+
+
+def _case_failed(case: dict[str, Any]) -> bool:
+    if isinstance(case.get("ok"), bool):
+        return not case["ok"]
+    comp = case.get("comparison")
+    return isinstance(comp, dict) and not comp.get("match")
+
+
+def _fact(value: Any) -> str:
+    if isinstance(value, list) and all(isinstance(v, int) for v in value):
+        return _shape(value)
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return num(value)
+
+
+def _facts(case: dict[str, Any]) -> list[tuple[str, str]]:
+    """A case's other details (e.g. the shapes and dtypes of its inputs), flattened one level."""
+    facts = []
+    for key, value in case.items():
+        if key in CASE_KEYS:
+            continue
+        items = value.items() if isinstance(value, dict) else [(key, value)]
+        facts.extend((str(k), _fact(v)) for k, v in items)
+    return facts
+
+
+def failing_cases(check: CheckResult, t: Translator) -> tuple[list[CaseView], str]:
+    """The check's own failing comparison, then its failing cases; and 'k / n' cases that passed."""
+    details = check.details
+    views: list[CaseView] = []
+    comp = details.get("comparison")
+    if isinstance(comp, dict) and (check.status != "passed" or not comp.get("match")):
+        views.append(CaseView("", [], [], comparison_view(comp)))
+    cases = [c for c in details.get("cases") or [] if isinstance(c, dict)]
+    for case in cases:
+        if _case_failed(case):
+            fallback = str(case.get("why") or case.get("message") or "")
+            message = [m for m in t.message_lines(case.get("messages") or {}, fallback) if m]
+            comp = case.get("comparison")
+            views.append(CaseView(str(case.get("name", "")), message, _facts(case),
+                                  comparison_view(comp) if isinstance(comp, dict) else None))
+    passed = sum(not _case_failed(c) for c in cases)
+    return views, f"{passed} / {len(cases)}" if cases else ""
+
+
+def _floats(values: Any) -> list[float]:
+    if not isinstance(values, list):
+        return []
+    return [float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else math.nan for v in values]
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _training(check: CheckResult) -> TrainingView | None:
+    details = check.details
+    if "loss" not in details and "dice" not in details:
+        return None
+    loss = _floats(details.get("loss"))
+    dice, threshold = _number(details.get("dice")), _number(details.get("threshold"))
+    per_image = _floats(details.get("dice_per_image"))
+    figure = plots.training_figure(loss, dice, threshold, per_image, salt=check.id)
+    return TrainingView(figure=figure, dice=num(dice), threshold=num(threshold),
+                        passed=dice is not None and threshold is not None and dice >= threshold,
+                        steps=len(loss), final_loss=num(loss[-1]) if loss else "")
+
+
+def _notebook(check: CheckResult) -> NotebookView | None:
+    details = check.details
+    if not {"cells_run", "cells_total", "failing_cell"} & details.keys():
+        return None
+    cell = details.get("failing_cell")
+    failing = None
+    if isinstance(cell, dict):
+        error = ": ".join(str(cell[k]) for k in ("error_name", "error_value") if cell.get(k))
+        failing = FailingCell(index=num(cell.get("index")), source=plain(cell.get("source")),
+                              error=plain(error), traceback=plain(cell.get("traceback")))
+    return NotebookView(cells_run=num(details.get("cells_run")), cells_total=num(details.get("cells_total")),
+                        failing_cell=failing)
+
+
+def _override(check: CheckResult, t: Translator) -> OverrideView | None:
+    override, automatic = check.details.get("override"), check.details.get("automatic")
+    if not isinstance(override, dict):
+        return None
+    automatic = automatic if isinstance(automatic, dict) else {}
+    # What the automatic check said matters for an override, not for an answer that awaited a TA anyway.
+    previous = [] if check.group == MANUAL_GROUP else t.message_lines(automatic.get("messages") or {},
+                                                                        str(automatic.get("message", "")))
+    return OverrideView(score=num(check.score), previous_score=num(override.get("previous_score")),
+                        previous_status=t.status(str(automatic.get("status", ""))),
+                        previous_message=[m for m in previous if m], reason=str(override.get("reason") or ""))
+
+
+def _artifacts(entry: Entry, check: CheckResult, t: Translator) -> list[ArtifactView]:
+    found = check.details.get("artifacts")
+    views = []
+    for key, relative in (found.items() if isinstance(found, dict) else []):
+        path = entry.artifact(relative)
+        if path is None:
+            continue
+        label = t(f"artifact_{key}") if key in ARTIFACT_NAMES else str(key)
+        views.append(ArtifactView(label=label, href=quote(str(relative)), image=data_uri(path)))
+    return views
+
+
+def _extra_json(details: dict[str, Any]) -> str:
+    extra = {k: v for k, v in details.items() if k not in SHOWN_KEYS}
+    if not extra:
+        return ""
+    text = json.dumps(extra, ensure_ascii=False, indent=2, default=str)
+    return text if len(text) <= MAX_EXTRA_JSON else text[:MAX_EXTRA_JSON] + "\n…"
+
+
+def check_view(entry: Entry, check: CheckResult, t: Translator) -> CheckView:
+    details = check.details
+    comparisons, cases_matched = failing_cases(check, t)
+    answer = None
+    if "answer" in details or "question" in details:
+        answer = AnswerView(question=str(details.get("question") or ""),
+                            answer=str(details.get("answer") or ""))
+    return CheckView(
+        id=check.id, anchor=_anchor(check.id), status=check.status, status_label=t.status(check.status),
+        score=num(check.score), max_score=num(check.max_score),
+        message=t.message_lines(check.messages, check.message),
+        comparisons=comparisons, cases_matched=cases_matched,
+        training=_training(check), notebook=_notebook(check), answer=answer,
+        override=_override(check, t), artifacts=_artifacts(entry, check, t), extra_json=_extra_json(details),
+    )
+
+
+# ---- the student page ----------------------------------------------------------------------------------
+
+@dataclass
+class GroupView:
+    name: str
+    anchor: str
+    score: str
+    max_score: str
+    percent: float
+    statuses: list[tuple[str, str, int]]
+    checks: list[CheckView]
+
+
+@dataclass
+class StudentPage:
+    id: str
+    pseudonym: str
+    source: str
+    sha256: str
+    status: str
+    status_label: str
+    error: str
+    score: str
+    max_score: str
+    percent: float
+    groups: list[GroupView]
+    environment: list[tuple[str, str]]
+    timings: list[tuple[str, str]]
+    logs: list[tuple[str, str]]
+
+
+def ordered_groups(groups: set[str] | list[str]) -> list[str]:
+    """The known groups in DESIGN.md's order, then any others alphabetically."""
+    return [g for g in GROUPS if g in groups] + sorted(g for g in groups if g not in GROUPS)
+
+
+def _percent(score: float, max_score: float) -> float:
+    return round(100 * score / max_score, 1) if max_score else 0.0
+
+
+def student_page(entry: Entry, t: Translator, names: Anonymizer) -> StudentPage:
+    result = entry.result
+    by_group: dict[str, list[CheckResult]] = defaultdict(list)
+    for check in result.checks:
+        by_group[check.group].append(check)
+    totals = result.group_scores()
+    groups = []
+    for key in ordered_groups(list(by_group)):
+        score, max_score = totals[key]
+        counts = Counter(c.status for c in by_group[key])
+        groups.append(GroupView(
+            name=t.group(key), anchor=f"group-{key}", score=num(score), max_score=num(max_score),
+            percent=_percent(score, max_score),
+            statuses=[(s, t.status(s), counts[s]) for s in ("passed", "failed", "error", "timeout", "skipped")
+                      if counts[s]],
+            checks=[check_view(entry, c, t) for c in by_group[key]],
+        ))
+    env = result.environment
+    environment = [(t("grader_version"), env.grader_version), (t("device"), env.device),
+                   (t("profile"), env.profile), (t("isolation"), env.isolation), (t("seed"), str(env.seed))]
+    return StudentPage(
+        id=entry.id, pseudonym=names.pseudonym(entry) if names.enabled else "",
+        source=result.submission.source, sha256=result.submission.sha256 or "",
+        status=result.status, status_label=t.status(result.status), error=result.error or "",
+        score=num(result.score), max_score=num(result.max_score),
+        percent=_percent(result.score, result.max_score), groups=groups, environment=environment,
+        timings=[(k, num(v)) for k, v in result.timings.items()],
+        logs=[(k, _tail(plain(v))) for k, v in result.logs.items()],
+    )
+
+
+# ---- the class dashboard -------------------------------------------------------------------------------
+
+@dataclass
+class Row:
+    name: str
+    href: str
+    source: str
+    status: str
+    status_label: str
+    groups: list[tuple[str, float | str]]
+    total: str
+    total_value: float
+    max_score: str
+    time: str
+    time_value: float | str
+
+
+@dataclass
+class PassRate:
+    check_id: str
+    passed: int
+    present: int
+    percent: float
+
+
+@dataclass
+class Failure:
+    check_id: str
+    message: str
+    students: int
+
+
+@dataclass
+class Dashboard:
+    groups: list[tuple[str, str]]
+    rows: list[Row]
+    rejected: list[tuple[str, str]]
+    unreadable: list[tuple[str, str]]
+    histogram: Markup | None
+    pass_rates: list[PassRate]
+    failures: list[Failure]
+    slowest: list[tuple[str, str, str]]
+    counts: list[tuple[str, int]]
+    times: list[tuple[str, str]]
+    environment: list[tuple[str, list[tuple[str, int]]]]
+    similarity: bool
+    anonymized: bool = False
+    max_score: str = ""
+
+
+def _total_time(entry: Entry) -> float | None:
+    return _number(entry.result.timings.get("total"))
+
+
+def dashboard(batch: Batch, t: Translator, names: Anonymizer, *, similarity: bool,
+              failures_shown: int = 15, slowest_shown: int = 10) -> Dashboard:
+    entries = batch.entries
+    graded = [e for e in entries if e.result.status == "graded"]
+    group_keys = ordered_groups({c.group for e in entries for c in e.result.checks})
+    # No links to the pages when anonymized: their folder names are the students' ids.
+    href = (lambda e: "") if names.enabled else (lambda e: e.page_href)
+
+    rows = []
+    for e in entries:
+        totals = e.result.group_scores()
+        seconds = _total_time(e)
+        rows.append(Row(
+            name=names.name(e), href=href(e),
+            source="" if names.enabled else e.result.submission.source,
+            status=e.result.status, status_label=t.status(e.result.status),
+            groups=[(num(totals[g][0]), totals[g][0]) if g in totals else ("", "") for g in group_keys],
+            total=num(e.result.score), total_value=e.result.score, max_score=num(e.result.max_score),
+            time="" if seconds is None else num(round(seconds, 1)),
+            time_value="" if seconds is None else seconds,
+        ))
+
+    present: Counter[str] = Counter()
+    passed: Counter[str] = Counter()
+    failed_by: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for e in graded:
+        for c in e.result.checks:
+            present[c.id] += 1
+            if c.status == "passed":
+                passed[c.id] += 1
+            elif c.group != MANUAL_GROUP:  # "awaiting a TA" is not a failure worth counting
+                message = names.scrub(t.message(c.messages, c.message))
+                failed_by[(c.id, message)].add(e.id)
+    rank = {g: i for i, g in enumerate(group_keys)}
+    check_order = sorted(dict.fromkeys(c.id for e in graded for c in e.result.checks),
+                         key=lambda cid: rank[cid.split("/", 1)[0]])
+    failures = sorted((Failure(cid, msg, len(ids)) for (cid, msg), ids in failed_by.items()),
+                      key=lambda f: (-f.students, f.check_id, f.message))[:failures_shown]
+
+    timed = sorted(((s, e) for e in entries if (s := _total_time(e)) is not None), key=lambda p: -p[0])
+    seconds = [s for s, _ in timed]
+    times = []
+    if seconds:
+        times = [(t("time_total"), num(round(sum(seconds), 1))), (t("time_median"),
+                 num(round(statistics.median(seconds), 1))), (t("time_max"), num(round(seconds[0], 1)))]
+    environment = []
+    for key, attr in (("isolation", "isolation"), ("device", "device"), ("profile", "profile"),
+                      ("grader_version", "grader_version"), ("seed", "seed")):
+        counted = Counter(str(getattr(e.result.environment, attr)) for e in entries)
+        environment.append((t(key), counted.most_common()))
+
+    max_score = max((e.result.max_score for e in graded), default=0.0)
+    return Dashboard(
+        groups=[(g, t.group(g)) for g in group_keys],
+        rows=rows,
+        rejected=[(names.name(e), names.scrub(e.result.error or "")) for e in entries
+                  if e.result.status == "rejected"],
+        unreadable=[(names.scrub(u.folder.name), names.scrub(u.reason)) for u in batch.unreadable],
+        histogram=plots.histogram([e.result.score for e in graded], max_score) if graded else None,
+        pass_rates=[PassRate(cid, passed[cid], present[cid], _percent(passed[cid], present[cid]))
+                    for cid in check_order],
+        failures=failures,
+        slowest=[(names.name(e), href(e), num(round(s, 1))) for s, e in timed[:slowest_shown]],
+        counts=[(t("graded_count"), len(graded)), (t("rejected_count"), len(entries) - len(graded)),
+                (t("unreadable_count"), len(batch.unreadable))],
+        times=times,
+        environment=environment,
+        similarity=similarity,
+        anonymized=names.enabled,
+        max_score=num(max_score),
+    )

@@ -1,0 +1,258 @@
+"""Student pages and the class dashboard, rendered from the fixture results in tests/fixtures/results/."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from html import unescape
+from pathlib import Path
+
+import pytest
+
+from grader import cli
+from grader.report import render, render_all
+
+FIXTURES = Path(__file__).parent / "fixtures" / "results"
+PASSING, FAILING, TIMEOUT, REJECTED = "2021001_张伟", "2021002_li", "2021003_wang", "2021004_zhao"
+
+
+def copy_results(dest: Path, *ids: str) -> Path:
+    """The fixture results (only `ids`, when given) copied to `dest`: rendering writes beside them."""
+    for folder in FIXTURES.iterdir():
+        if not ids or folder.name in ids:
+            shutil.copytree(folder, dest / folder.name)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fixture batch rendered once with the defaults, for the tests that only read the pages."""
+    out = copy_results(tmp_path_factory.mktemp("rendered") / "reports")
+    render_all(out)
+    return out
+
+
+def page(results_dir: Path, sid: str) -> str:
+    return (results_dir / sid / "report.html").read_text(encoding="utf-8")
+
+
+def cells(html: str, cls: str) -> list[str]:
+    return re.findall(rf'<td class="{cls}">([^<]*)</td>', html)
+
+
+def section(html: str, anchor: str) -> str:
+    """The HTML of one check's card on a student page."""
+    start = html.index(f'id="{anchor}"')
+    ends = [i for i in (html.find('<div class="check ', start), html.find("</section>", start)) if i > 0]
+    return html[start:min(ends)]
+
+
+def test_student_page_shows_total_groups_and_bilingual_messages(rendered):
+    html = page(rendered, FAILING)
+    assert re.search(r'id="total">46 <small>/ 100</small>', html)
+    summary = html[html.index('id="summary"'):html.index("</table>", html.index('id="summary"'))]
+    groups = re.findall(r'<a href="#group-(\w+)">', summary)
+    assert groups == ["jaccard", "unet_shallow", "up_add", "unet_add", "deconv2d", "training", "notebook",
+                      "answers"]
+    assert "5 / 12" in summary  # deconv2d: 0 + 3 + 2
+    card = section(html, "check-deconv2d-notebook-example")
+    assert "0 / 4" in card
+    assert "deconv2d 在笔记本示例上的结果不对" in card
+    assert "deconv2d is wrong on the notebook&#39;s example" in card
+
+
+def test_small_matrices_side_by_side_with_differing_cells_marked(rendered):
+    card = section(page(rendered, FAILING), "check-deconv2d-notebook-example")
+    expected, received = card.split("<h4>", 2)[1:]
+    assert cells(expected, "diff first") == ["5"] and cells(expected, "diff") == ["1"]
+    assert cells(received, "diff first") == ["4"] and cells(received, "diff") == ["-1"]
+    assert "[0, :, :]" in expected and "[1, :, :]" in received  # a (2, 5, 5) array: one table per channel
+    assert received.count("<td") == 50
+    assert "(0, 1, 2)" in card  # first differing index
+
+
+def test_large_arrays_and_failing_cases_are_summarised(rendered):
+    card = section(page(rendered, FAILING), "check-deconv2d-hidden-cases")
+    assert "1 / 2" in card  # cases passed
+    assert "large" in card and "small" not in card  # only the failing case is shown
+    assert "input_shape" in card and "(4, 5, 5)" in card
+    assert "(2, 9, 9)" in card and "0.5" in card and "(1, 3, 5)" in card
+    assert 'class="matrix"' not in card  # 162 elements: no tables
+
+
+def test_shape_mismatch_shown_without_marking_cells(rendered):
+    card = section(page(rendered, FAILING), "check-jaccard-hidden-masks")
+    assert "Shapes differ" in card and "Expected ()" in card and "Received (2)" in card
+    assert 'class="diff' not in card
+
+
+def test_training_plots_inline_and_sample_image_embedded(rendered):
+    html = page(rendered, PASSING)
+    card = section(html, "check-training-unet")
+    assert card.count("<svg") == 1 and "0.95" in card and "0.9" in card
+    assert '<img src="data:image/png;base64,' in card
+    assert "Input / ground truth / prediction" in card
+    # three figures on one page: their element ids must not collide
+    ids = re.findall(r'<clipPath id="([^"]+)"', html)
+    assert len(ids) >= 3 and len(ids) == len(set(ids))
+
+
+def test_notebook_failing_cell_without_terminal_codes(rendered):
+    card = section(page(rendered, FAILING), "check-notebook-runs")
+    assert "16 / 42" in card and "#17" in card
+    assert "plt.plot(curr_step, step_los)" in card
+    assert "NameError: name &#39;step_los&#39; is not defined" in card
+    assert "\x1b" not in card and "[0;31m" not in card
+    assert '<a href="executed.ipynb">' in card
+    assert "missing.png" not in card  # an artifact that is not there is left out
+
+
+def test_answers_and_logs_are_html_escaped(rendered):
+    html = page(rendered, FAILING)
+    assert "<script>alert" not in html and "<img src=x" not in html and "<b>bold</b>" not in html
+    assert "&lt;script&gt;alert(&#39;xss&#39;)&lt;/script&gt; and &lt;b&gt;bold&lt;/b&gt;" in html
+    assert "&amp; &#34;quotes&#34;" in html
+    assert "&lt;/div&gt;&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "数据的维度顺序是什么" in html  # the question
+    assert "student printed &lt;html&gt; tags" in html and "\x1b" not in html
+    assert "(no answer)" in section(html, "check-answers-q5")
+
+
+def test_lang_picks_one_language_for_messages_and_labels(tmp_path):
+    results_dir = copy_results(tmp_path, FAILING)
+    render_all(results_dir, lang="zh")
+    zh = page(results_dir, FAILING)
+    assert '<html lang="zh-CN">' in zh
+    assert "训练超过" not in zh and "训练后 Dice 为 0.62，低于阈值 0.9" in zh
+    assert "below the threshold" not in zh and "各部分得分" in zh and "Score by part" not in zh
+
+    render_all(results_dir, lang="en")
+    en = page(results_dir, FAILING)
+    assert '<html lang="en">' in en
+    assert "Dice after training is 0.62, below the threshold 0.9" in en
+    assert "低于阈值" not in en and "Score by part" in en and "各部分得分" not in en
+    dashboard = (results_dir / "index.html").read_text(encoding="utf-8")
+    assert "UNet lab: class dashboard" in dashboard and "全班" not in dashboard
+
+
+def test_message_falls_back_to_the_stored_message(tmp_path):
+    results_dir = copy_results(tmp_path, PASSING)
+    data = json.loads((results_dir / PASSING / "result.json").read_text(encoding="utf-8"))
+    data["checks"][0].update(messages={}, message="only one language")
+    (results_dir / PASSING / "result.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    render_all(results_dir, lang="en")
+    assert "only one language" in section(page(results_dir, PASSING), "check-jaccard-notebook-cases")
+
+
+def test_artifacts_outside_the_submission_folder_are_ignored(tmp_path):
+    results_dir = copy_results(tmp_path, TIMEOUT)
+    (tmp_path / "secret.png").write_bytes((FIXTURES / PASSING / "artifacts" / "q2_loss.png").read_bytes())
+    data = json.loads((results_dir / TIMEOUT / "result.json").read_text(encoding="utf-8"))
+    outside = {"sample": "../secret.png", "loss_plot": str(tmp_path / "secret.png"),
+               "executed_notebook": "/etc/hostname"}
+    data["checks"][0]["details"]["artifacts"] = outside
+    (results_dir / TIMEOUT / "result.json").write_text(json.dumps(data), encoding="utf-8")
+    render_all(results_dir)
+    html = page(results_dir, TIMEOUT)
+    assert "<img" not in html and "secret.png" not in html and "hostname" not in html
+
+
+def test_rejected_page_shows_the_reason(rendered):
+    html = page(rendered, REJECTED)
+    assert "the archive 2021004_zhao.tar.gz is corrupt" in html and "Why it could not be graded" in html
+    assert 'id="summary"' not in html
+
+
+def test_environment_and_timings_on_the_page(rendered):
+    html = page(rendered, PASSING)
+    env = html[html.index('id="environment"'):]
+    for value in ("bubblewrap: no network", "cpu", "1234", "0.1.0"):
+        assert value in env
+    assert re.search(r'<td class="mono">sandbox</td><td class="num">90.1 s</td>', html)
+
+
+def dashboard_rows(html: str) -> list[str]:
+    body = html[html.index('id="submissions"'):html.index("</table>", html.index('id="submissions"'))]
+    return re.findall(r'<tr class="row-\w+">\s*<td class="mono">(?:<a href="[^"]*">)?([^<]+)', body)
+
+
+def test_dashboard_lists_every_submission_with_links_and_statistics(rendered):
+    html = (rendered / "index.html").read_text(encoding="utf-8")
+    assert dashboard_rows(html) == [PASSING, FAILING, TIMEOUT, REJECTED]
+    assert '<a href="2021001_%E5%BC%A0%E4%BC%9F/report.html">2021001_张伟</a>' in html
+    rejected = html[html.index('id="rejected"'):]
+    assert "2021004_zhao" in rejected and "not a gzip file" in rejected
+    assert html.count("<svg") == 1  # the histogram
+
+    rates = html[html.index('id="pass-rates"'):html.index("</table>", html.index('id="pass-rates"'))]
+    assert re.search(r'deconv2d/notebook-example</td><td class="num">2 / 3</td><td class="num">66.7', rates)
+    assert re.search(r'training/unet</td><td class="num">1 / 3</td>', rates)
+
+    failures = html[html.index('id="failures"'):html.index("</table>", html.index('id="failures"'))]
+    timeout = '<td class="num">1</td><td class="mono">training/unet</td><td>训练超过了 300 秒'
+    assert timeout in failures
+    assert "awaiting a TA" not in failures  # not yet graded by hand is no failure
+
+    slowest = html[html.index('id="slowest"'):html.index("</table>", html.index('id="slowest"'))]
+    assert re.findall(r'report.html">([^<]+)</a>', slowest)[:2] == [TIMEOUT, FAILING]
+    batch = html[html.index('id="batch"'):]
+    assert "bubblewrap: no network" in batch and "× 4" in batch
+    assert "637.9" in html  # total time of the batch
+    assert "similarity.html" not in html
+
+
+def test_dashboard_links_the_similarity_report_when_present(tmp_path):
+    results_dir = copy_results(tmp_path, TIMEOUT)
+    (results_dir / "similarity.html").write_text("<html></html>", encoding="utf-8")
+    render_all(results_dir)
+    assert '<a href="similarity.html"' in (results_dir / "index.html").read_text(encoding="utf-8")
+
+
+def test_unreadable_result_is_listed_and_the_rest_rendered(tmp_path):
+    results_dir = copy_results(tmp_path, TIMEOUT, REJECTED)
+    (results_dir / "broken").mkdir()
+    (results_dir / "broken" / "result.json").write_text("{not json", encoding="utf-8")
+    render_all(results_dir)
+    html = (results_dir / "index.html").read_text(encoding="utf-8")
+    assert "broken" in html[html.index('id="unreadable"'):]
+    assert dashboard_rows(html) == [TIMEOUT, REJECTED]
+
+
+def test_a_result_the_page_cannot_show_does_not_stop_the_others(tmp_path, monkeypatch):
+    results_dir = copy_results(tmp_path, TIMEOUT, REJECTED)
+    real = render.student_page
+
+    def fragile(entry, *args):
+        if entry.id == TIMEOUT:
+            raise ValueError("details not as expected")
+        return real(entry, *args)
+
+    monkeypatch.setattr(render, "student_page", fragile)
+    render_all(results_dir)
+    assert (results_dir / REJECTED / "report.html").is_file()
+    assert not (results_dir / TIMEOUT / "report.html").exists()
+    html = (results_dir / "index.html").read_text(encoding="utf-8")
+    assert "details not as expected" in html[html.index('id="unreadable"'):]
+    assert dashboard_rows(html) == [TIMEOUT, REJECTED]  # still counted, with its scores
+
+
+def test_pages_fetch_nothing_and_allow_no_foreign_script(rendered):
+    for path in [rendered / "index.html", *rendered.glob("*/report.html")]:
+        html = path.read_text(encoding="utf-8")
+        assert not re.search(r'(src|href)="(https?:)?//', html), path
+        assert "@import" not in html and "url(http" not in html
+        policy = unescape(re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html).group(1))
+        assert "default-src 'none'" in policy
+        scripts = re.findall(r"<script>", html)
+        assert len(scripts) == (1 if path.name == "index.html" else 0)
+        assert ("script-src 'none'" in policy) == (path.name != "index.html")
+
+
+def test_report_command(tmp_path, capsys):
+    results_dir = copy_results(tmp_path, PASSING, REJECTED)
+    assert cli.main(["report", str(results_dir), "--lang", "en"]) == 0
+    assert "Score by part" in page(results_dir, PASSING)
+    assert (results_dir / "index.html").is_file() and (results_dir / "grades.csv").is_file()
+    assert cli.main(["report", str(results_dir / "nowhere")]) == 2
+    assert "no results folder" in capsys.readouterr().err
