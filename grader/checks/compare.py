@@ -24,6 +24,8 @@ def compare(expected: np.ndarray, received: np.ndarray, *, rtol: float = 1e-4, a
     expected = np.asarray(expected, dtype=np.float64)
     received = np.asarray(received)
     info: dict[str, Any] = {
+        "rtol": rtol,
+        "atol": atol,
         "expected_shape": list(expected.shape),
         "received_shape": list(received.shape),
         "expected": _listed(expected),

@@ -21,6 +21,7 @@ from .labels import GROUPS, Translator
 from .load import Batch, Entry, data_uri
 
 MANUAL_GROUP = "answers"
+NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
 # The tolerances of grader/checks/compare.py's `compare`, used to mark differing cells unless the
 # comparison records its own `rtol` / `atol`.
 RTOL = 1e-4
@@ -520,6 +521,7 @@ def dashboard(batch: Batch, t: Translator, names: Anonymizer, *, similarity: boo
     present: Counter[str] = Counter()
     passed: Counter[str] = Counter()
     failed_by: dict[tuple[str, str], set[str]] = defaultdict(set)
+    example: dict[tuple[str, str], str] = {}
     for e in graded:
         for c in e.result.checks:
             present[c.id] += 1
@@ -527,11 +529,14 @@ def dashboard(batch: Batch, t: Translator, names: Anonymizer, *, similarity: boo
                 passed[c.id] += 1
             elif c.group != MANUAL_GROUP:  # "awaiting a TA" is not a failure worth counting
                 message = names.scrub(t.message(c.messages, c.message))
-                failed_by[(c.id, message)].add(e.id)
+                # Messages quote each student's own numbers; the same mistake should count once.
+                key = (c.id, NUMBER.sub("#", message))
+                failed_by[key].add(e.id)
+                example.setdefault(key, message)
     rank = {g: i for i, g in enumerate(group_keys)}
     check_order = sorted(dict.fromkeys(c.id for e in graded for c in e.result.checks),
                          key=lambda cid: rank[cid.split("/", 1)[0]])
-    failures = sorted((Failure(cid, msg, len(ids)) for (cid, msg), ids in failed_by.items()),
+    failures = sorted((Failure(key[0], example[key], len(ids)) for key, ids in failed_by.items()),
                       key=lambda f: (-f.students, f.check_id, f.message))[:failures_shown]
 
     timed = sorted(((s, e) for e in entries if (s := _total_time(e)) is not None), key=lambda p: -p[0])
