@@ -256,3 +256,19 @@ def test_report_command(tmp_path, capsys):
     assert (results_dir / "index.html").is_file() and (results_dir / "grades.csv").is_file()
     assert cli.main(["report", str(results_dir / "nowhere")]) == 2
     assert "no results folder" in capsys.readouterr().err
+
+
+def test_the_same_mistake_counts_once_whatever_the_numbers(tmp_path):
+    from grader.messages import text
+    from grader.results import CheckResult, Environment, SubmissionInfo, SubmissionResult
+
+    for sid, got in (("s1", 0.61), ("s2", 0.57)):
+        why = text(f"期望 0.44，实际 {got}。这是 Dice 系数", f"expected 0.44, got {got}. That is the Dice coefficient")
+        SubmissionResult(SubmissionInfo(sid, f"{sid}.tar.gz", "0" * 64), Environment("t"),
+                         checks=[CheckResult.make("jaccard/hidden-masks", "failed", 3, why)]
+                         ).write(tmp_path / sid / "result.json")
+    render_all(tmp_path, lang="en")
+    html = (tmp_path / "index.html").read_text(encoding="utf-8")
+    failures = html[html.index('id="failures"'):html.index("</table>", html.index('id="failures"'))]
+    assert failures.count("That is the Dice coefficient") == 1
+    assert '<td class="num">2</td>' in failures
