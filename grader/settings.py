@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .checks.base import PUBLIC_SEED
 from .intake import Caps
 from .rubric import Rubric
 
-PUBLIC_SEED = 20190413
+__all__ = ["PUBLIC_SEED", "RunSettings"]
+
 
 
 @dataclass

@@ -2,8 +2,9 @@
 
 A fixture submission is a folder under tests/fixtures/submissions/<name>/ that lists only what differs
 from solutions/week-06/: a file replaces the solution's file, a file ending in `.append` is appended to it
-(so a fixture can redefine one function or class without copying the module), and a `DELETE` file lists
-paths to remove. Submissions are always built in tmp_path; tests never write into the repo.
+(so a fixture can redefine one function or class without copying the module), a file
+`<notebook>.ipynb.cells/<tag>.py` becomes the source of the notebook's cells tagged `<tag>`, and a `DELETE`
+file lists paths to remove. Submissions are always built in tmp_path; tests never write into the repo.
 """
 
 from __future__ import annotations
@@ -45,11 +46,25 @@ def build_submission(dest: Path, fixture: str | None = None, files: dict[str, st
         elif rel.endswith(".append"):
             target = root / rel[: -len(".append")]
             target.write_text(target.read_text(encoding="utf-8") + "\n\n" + content, encoding="utf-8")
+        elif ".ipynb.cells/" in rel:
+            notebook, tag = rel.split(".ipynb.cells/")
+            _replace_cells(root / f"{notebook}.ipynb", tag.removesuffix(".py"), content)
         else:
             target = root / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(content, encoding="utf-8")
     return root
+
+
+def _replace_cells(notebook: Path, tag: str, source: str) -> None:
+    """Give every cell tagged `tag` the new source; a tag the notebook lacks is a fixture bug."""
+    data = json.loads(notebook.read_text(encoding="utf-8"))
+    cells = [c for c in data["cells"] if tag in c.get("metadata", {}).get("tags", [])]
+    if not cells:
+        raise KeyError(f"no cell tagged {tag!r} in {notebook.name}")
+    for cell in cells:
+        cell["source"] = source.splitlines(keepends=True)
+    notebook.write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")
 
 
 def pack(folder: Path, archive: Path) -> Path:
@@ -59,9 +74,19 @@ def pack(folder: Path, archive: Path) -> Path:
     return archive
 
 
+def start_runner(lib: Path, plan: Path, cwd: Path, timeout: float) -> None:
+    """Run the in-sandbox supervisor `grader_runner` from `lib` on `plan`, as a fresh process."""
+    subprocess.run([sys.executable, "-I", "-c", BOOTSTRAP, str(lib), str(plan)], cwd=cwd, check=True,
+                   timeout=timeout)
+
+
 def run_group_direct(group, submission: Path, work: Path, *, seed: int = 1234, profile="cpu",
-                     public_only: bool = False, notebook: Path | None = None):
-    """prepare -> the in-sandbox runner WITHOUT a sandbox -> judge, for fast tests of one check group."""
+                     public_only: bool = False, notebook: Path | None = None, launch=start_runner):
+    """prepare -> the in-sandbox runner WITHOUT a sandbox -> judge, for fast tests of one check group.
+
+    `launch(lib, plan, cwd, timeout)` starts the runner; tests that grade many submissions may pass one
+    that reuses a process which has already imported torch.
+    """
     from grader.checks.base import CheckContext, StageOutputs
     from grader.rubric import load
 
@@ -81,8 +106,7 @@ def run_group_direct(group, submission: Path, work: Path, *, seed: int = 1234, p
                         "uses_gpu": s.uses_gpu} for s in stages]}
     (box / "in" / "plan.json").write_text(json.dumps(plan))
     if stages:
-        subprocess.run([sys.executable, "-I", "-c", BOOTSTRAP, str(box / "lib"), str(box / "in" / "plan.json")],
-                       cwd=submission, check=True, timeout=sum(s.timeout_s for s in stages) + 60)
+        launch(box / "lib", box / "in" / "plan.json", submission, sum(s.timeout_s for s in stages) + 60)
     outputs = {s.name: StageOutputs(s.name, box / "out" / s.name) for s in stages}
     return group.judge(ctx, outputs)
 

@@ -21,6 +21,9 @@ import numpy as np
 from ..messages import Text
 from ..results import CheckResult
 
+# The seed of the cases a student's self-check shows: published, never the seed of a grading run.
+PUBLIC_SEED = 20190413
+
 
 @dataclass
 class StageRequest:
@@ -60,8 +63,11 @@ class CheckContext:
         return self.rubric.points(check_id)
 
     def rng(self, salt: str) -> np.random.Generator:
-        """A generator for hidden cases: differs between seeds and between groups, fixed for a seed."""
-        return np.random.default_rng([self.seed, *salt.encode()])
+        """A generator for hidden cases: differs between seeds and between groups, fixed for a seed.
+
+        A student's self-check (`public_only`) always draws the published cases of PUBLIC_SEED.
+        """
+        return np.random.default_rng([PUBLIC_SEED if self.public_only else self.seed, *salt.encode()])
 
 
 class CheckGroup(ABC):

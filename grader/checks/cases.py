@@ -37,6 +37,8 @@ def student_error(record: dict[str, Any]) -> Text:
         loc_en = f" (at {where.get('file')} line {where.get('line')}: {where.get('code', '')})"
     else:
         loc_zh = loc_en = ""
+    if name == "MemoryError":
+        return text(f"内存用量超过上限（MemoryError）{loc_zh}", f"used more memory than allowed (MemoryError){loc_en}")
     return text(f"运行出错 {name}: {msg}{loc_zh}", f"raised {name}: {msg}{loc_en}")
 
 
@@ -52,8 +54,8 @@ def subcheck(check_id: str, max_score: float, verdicts: list[Verdict], passed: T
     """Partial credit: the share of cases that passed; the message names the first failure."""
     total = len(verdicts)
     good = sum(v.ok for v in verdicts)
-    cases = [{"name": v.name, "ok": v.ok, **({"why": v.why.both()} if v.why else {}), **v.detail}
-             for v in verdicts]
+    cases = [{"name": v.name, "ok": v.ok, **({"why": v.why.both(), "messages": v.why.as_dict()} if v.why else {}),
+              **v.detail} for v in verdicts]
     if total and good == total:
         return CheckResult.make(check_id, "passed", max_score, passed, cases=cases)
     first = next((v for v in verdicts if not v.ok), None)

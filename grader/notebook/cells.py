@@ -26,6 +26,10 @@ def _text(value) -> str:
     return "".join(value) if isinstance(value, list) else str(value or "")
 
 
+def _list(value) -> list:
+    return value if isinstance(value, list) else []
+
+
 def load_cells(path: Path) -> list[Cell]:
     """The notebook's cells in order; NotebookError for a missing, oversized or malformed file."""
     try:
@@ -44,8 +48,8 @@ def load_cells(path: Path) -> list[Cell]:
         if not isinstance(raw, dict):
             continue
         meta = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
-        tags = [t for t in meta.get("tags", []) if isinstance(t, str)] if isinstance(meta.get("tags"), list) else []
-        outputs = [o for o in raw.get("outputs", []) if isinstance(o, dict)] if isinstance(raw.get("outputs"), list) else []
+        tags = [t for t in _list(meta.get("tags")) if isinstance(t, str)]
+        outputs = [o for o in _list(raw.get("outputs")) if isinstance(o, dict)]
         cells.append(Cell(i, str(raw.get("cell_type", "raw")), _text(raw.get("source")), tags, outputs))
     return cells
 
