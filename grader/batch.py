@@ -1,23 +1,38 @@
-"""`unet-grader grade`: grade many submissions with N workers; one bad submission never stops the batch."""
+"""`unet-grader grade`: grade many submissions with N workers; one bad submission never stops the batch.
+
+The batch reads as its steps: collect the archives, settle the run's settings (the folder's seed, see
+`resume`), keep the results an earlier run already wrote for the same archive and settings, grade the
+rest (each result.json written atomically as it finishes), match the roster, render the reports, and
+print a summary. Ctrl-C stops taking new submissions and lets those in flight finish; a second Ctrl-C
+abandons them. Either way a rerun of the same command grades only what is left.
+"""
 
 from __future__ import annotations
 
-import secrets
+import os
 import shutil
+import socket
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from pathlib import Path
+from typing import Any
 
-from . import intake, pipeline, sandbox
+from . import intake, pipeline, resume, roster, sandbox, summary
 from .messages import text
+from .progress import Progress
 from .results import CheckResult, Environment, SubmissionInfo, SubmissionResult
 from .rubric import Rubric
 from .settings import RunSettings
+from .training.profiles import PROFILES, ProfileError, resolve
+
+INTERRUPTED = 130
+LOCAL_WORKER = f"{socket.gethostname()} (local)"  # result.json's extra.worker; Dask names its worker
 
 
-def _crash_result(source: intake.SubmissionSource, settings: RunSettings, exc: BaseException) -> SubmissionResult:
+def _crash_result(source: intake.SubmissionSource, settings: RunSettings, exc: BaseException
+                  ) -> SubmissionResult:
     """A grader failure on one submission still yields a result, so the batch goes on."""
     reason = text(f"评分程序内部错误（请联系助教）：{exc!r}", f"internal grader error (tell the TA): {exc!r}")
     env = Environment(grader_version=pipeline.__version__, device=settings.device, profile=settings.profile,
@@ -26,60 +41,153 @@ def _crash_result(source: intake.SubmissionSource, settings: RunSettings, exc: B
                             checks=[CheckResult.make("grader", "error", 0, reason)])
 
 
-def grade_one(source: intake.SubmissionSource, settings: RunSettings) -> SubmissionResult:
-    """Grade, write result.json, and remove the submission's scratch space."""
+def grade_one(source: intake.SubmissionSource, settings: RunSettings,
+              key: dict[str, Any] | None = None, worker: str = LOCAL_WORKER) -> SubmissionResult:
+    """Grade, write result.json (with the resume key and who graded it), and remove the submission's
+    scratch space.
+
+    A grader crash is written without a key, so that the next run grades the submission again.
+    """
+    shutil.rmtree(settings.out_dir / source.id / "artifacts", ignore_errors=True)  # an earlier grading's
     try:
         result = pipeline.grade(source, settings)
+        if key is not None:
+            resume.stamp(result, key)
     except Exception as exc:  # noqa: BLE001 - reported in the result, never raised into the batch
         result = _crash_result(source, settings, exc)
     finally:
         shutil.rmtree(settings.work_root / source.id, ignore_errors=True)
+    result.extra["worker"] = worker
     result.write(settings.out_dir / source.id / "result.json")
     return result
 
 
-def summary_line(result: SubmissionResult, done: int, total: int) -> str:
-    if result.status == "rejected":
-        verdict = f"rejected: {result.error}"
-    else:
-        failed = sum(c.status in ("failed", "error", "timeout") for c in result.checks)
-        verdict = f"{result.score:g}/{result.max_score:g}" + (f", {failed} checks failed" if failed else "")
-    return f"[{done}/{total}] {result.submission.id}: {verdict} ({result.timings.get('total', 0):.1f} s)"
+def _abandon(progress: Progress, running: int) -> None:
+    """A second Ctrl-C: leave now. The sandboxes die with this process (bubblewrap's --die-with-parent)."""
+    progress.close()
+    print(f"\nunet-grader: abandoned {running} submission(s) in flight; rerun the same command to grade "
+          "what is left", file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    os._exit(INTERRUPTED)
 
 
 def grade_all(sources: list[intake.SubmissionSource], settings: RunSettings, workers: int = 1,
-              echo=print) -> list[SubmissionResult]:
-    """Grade every source with `workers` at once; results in the order they finish."""
+              progress: Progress | None = None, keys: dict[str, dict[str, Any]] | None = None
+              ) -> tuple[list[SubmissionResult], bool]:
+    """Grade every source with `workers` at once: (results in the order they finished, interrupted)."""
+    progress = progress or Progress(len(sources))
+    keys = keys or {}
+
+    def job(source: intake.SubmissionSource) -> SubmissionResult:
+        progress.started(source.id)
+        result = grade_one(source, settings, keys.get(source.id))
+        progress.finished(result)
+        return result
+
     results: list[SubmissionResult] = []
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = [pool.submit(grade_one, s, settings) for s in sources]
-        for fut in as_completed(futures):
-            results.append(fut.result())
-            echo(summary_line(results[-1], len(results), len(sources)))
-    return results
+    interrupted = False
+    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="grade")
+    futures: list[Future[SubmissionResult]] = [pool.submit(job, s) for s in sources]
+    pending = set(futures)
+    try:
+        while pending:
+            try:
+                for fut in as_completed(pending):
+                    pending.discard(fut)
+                    if not fut.cancelled():
+                        results.append(fut.result())
+            except KeyboardInterrupt:
+                if interrupted:
+                    _abandon(progress, sum(f.running() for f in pending))
+                interrupted = True
+                for fut in pending:
+                    fut.cancel()
+                running = sum(f.running() for f in pending)
+                print(f"\nunet-grader: interrupted; finishing the {running} submission(s) in flight "
+                      "(Ctrl-C again to abandon them)", file=sys.stderr, flush=True)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        progress.close()
+    return results, interrupted
+
+
+def _render_reports(out_dir: Path, lang: str) -> None:
+    """The pages and the gradebook, from the result.json files (`unet-grader report` redoes just this)."""
+    from .report import render_all
+    from .report.load import ReportError
+
+    try:
+        render_all(out_dir, lang=lang)
+    except ReportError as exc:
+        print(f"unet-grader: the reports could not be written: {exc}", file=sys.stderr)
+
+
+def _load_roster(path: Path | None, out_dir: Path) -> tuple[list[roster.Student], str] | None:
+    """The roster named on the command line, else the one the folder's roster.json keeps."""
+    if path is not None:
+        return roster.read_roster(path), str(path)
+    return roster.kept_roster(out_dir)
 
 
 def main(*, paths: list[Path], out_dir: Path, workers: int, checks: list[str] | None, profile: str,
-         seed: int | None, rubric: Rubric, echo=print) -> int:
-    """Grade a batch into `out_dir`; exit 0 when the batch was graded, whatever the students scored."""
+         seed: int | None, rubric: Rubric, force: bool = False, roster_csv: Path | None = None,
+         lang: str = "both", scheduler: str | None = None, echo=print) -> int:
+    """Grade a batch into `out_dir`; exit 0 when the batch was graded, whatever the students scored,
+    2 for a usage error, 130 when interrupted. `scheduler` grades on Dask instead (see `distributed`)."""
     try:
         sources = intake.collect(paths)
-    except ValueError as exc:
+        class_list = _load_roster(roster_csv, out_dir)
+        chosen = resolve(profile) if scheduler is None or profile != "gpu" else PROFILES["gpu"]  # GPUs on workers
+    except (ValueError, ProfileError) as exc:  # RosterError is a ValueError
         print(f"unet-grader: {exc}", file=sys.stderr)
         return 2
     if not sources:
         print("unet-grader: no submissions found in " + ", ".join(map(str, paths)), file=sys.stderr)
         return 2
     out_dir.mkdir(parents=True, exist_ok=True)
+    seed, seed_origin = resume.choose_seed(seed, out_dir)
     iso = sandbox.probe()
-    seed = seed if seed is not None else secrets.randbelow(2**31)
-    echo(f"Grading {len(sources)} submission(s) with {workers} worker(s), seed {seed}; isolation: {iso.description}")
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="unet-grader-") as work:
         settings = RunSettings(out_dir=out_dir.resolve(), work_root=Path(work), rubric=rubric, seed=seed,
-                               profile=profile, checks=checks)
-        results = grade_all(sources, settings, workers, echo)
-    graded = sum(r.status == "graded" for r in results)
-    echo(f"Done in {time.perf_counter() - start:.1f} s: {graded} graded, {len(results) - graded} rejected. "
-         f"Results in {out_dir}/")
+                               profile=chosen.name, device=chosen.device, checks=checks)
+        keys = {s.id: resume.key_parts(s.sha256, settings) for s in sources}
+        earlier = {} if force else {s.id: resume.previous(out_dir, s.id, keys[s.id]) for s in sources}
+        kept = {sid: r for sid, r in earlier.items() if r is not None}
+        todo = [s for s in sources if s.id not in kept]
+        record = resume.RunRecord.start(settings, len(sources))
+        record.write(out_dir)
+        where = f"on Dask ({scheduler})" if scheduler else f"with {workers} worker(s)"
+        echo(f"Grading {len(todo)} of {len(sources)} submission(s) ({len(kept)} kept from an earlier run) "
+             f"{where}, seed {seed} ({seed_origin}), profile {chosen.name} on "
+             f"{chosen.device}; isolation: {iso.description}")
+        if scheduler is None:
+            fresh, interrupted = grade_all(todo, settings, workers, Progress(len(todo)), keys)
+        else:
+            from .distributed import DaskError, grade_on_dask
+
+            try:
+                fresh, interrupted = grade_on_dask(todo, settings, scheduler, Progress(len(todo)), keys, echo)
+            except DaskError as exc:
+                print(f"unet-grader: {exc}", file=sys.stderr)
+                return 2
+    if interrupted:
+        print(f"unet-grader: {len(fresh)} of {len(todo)} graded before the interruption; run the same "
+              "command again to grade the rest", file=sys.stderr)
+        return INTERRUPTED
+    wall = time.perf_counter() - start
+    record.finish(out_dir, graded_now=len(fresh), kept=len(kept))
+    found = None
+    if class_list is not None:
+        students, roster_name = class_list
+        found = roster.match(students, sources)
+        roster.write(out_dir, found, roster_name)
+    rendering = time.perf_counter()
+    _render_reports(out_dir, lang)
+    report_s = time.perf_counter() - rendering
+    ids = {s.id for s in sources}
+    others = sorted(p.parent.name for p in out_dir.glob("*/result.json") if p.parent.name not in ids)
+    echo(summary.render([*kept.values(), *fresh], kept=len(kept), wall_s=wall, report_s=report_s, seed=seed,
+                        seed_origin=seed_origin, found=found, others=others))
+    echo(f"Results in {out_dir}/; open {out_dir / 'index.html'} for the class dashboard")
     return 0

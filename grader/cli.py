@@ -35,6 +35,17 @@ def _globs(value: str) -> list[str]:
     return globs
 
 
+def _scheduler(value: str) -> str:
+    """`--scheduler`, checked while parsing, so that a missing extra or a typo fails before any grading."""
+    from .distributed import DaskError, parse_scheduler, require
+
+    try:
+        require()
+        return parse_scheduler(value)
+    except (DaskError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
 def _add_grade(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("grade", help="grade submissions (archives, folders, or folders of archives)")
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
@@ -42,8 +53,19 @@ def _add_grade(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=1, help="submissions graded at once (default 1)")
     p.add_argument("--checks", type=_globs, default=None, help="only the check ids matching these globs")
     p.add_argument("--profile", choices=["auto", "cpu", "gpu"], default="auto")
-    p.add_argument("--seed", type=int, default=None, help="seed for the hidden cases (default: drawn per run)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="seed for the hidden cases (default: the one DIR/run.json keeps, else a fresh one)")
     p.add_argument("--rubric", type=Path, default=None, help="a rubric TOML file instead of the built-in one")
+    p.add_argument("--force", action="store_true",
+                   help="regrade every submission (default: keep results already graded with the same "
+                        "archive, grader, profile, seed, checks and rubric)")
+    p.add_argument("--roster", type=Path, default=None, metavar="CSV",
+                   help="class list (student id, name): match archives to students by the id in their "
+                        "names; writes DIR/roster.json (default: the roster DIR/roster.json keeps)")
+    p.add_argument("--lang", choices=["zh", "en", "both"], default="both", help="language of the reports")
+    p.add_argument("--scheduler", type=_scheduler, default=None, metavar="ADDRESS",
+                   help="grade on Dask, one task per submission: tcp://HOST:8786 (a running scheduler) or "
+                        "local:N (N local worker processes); needs pip install 'unet-grader[dask]'")
 
     def run(args: argparse.Namespace) -> int:
         from . import batch, rubric
@@ -55,7 +77,8 @@ def _add_grade(sub: argparse._SubParsersAction) -> None:
         except rubric.RubricError as exc:
             p.error(str(exc))
         return batch.main(paths=args.paths, out_dir=args.out, workers=args.workers, checks=args.checks,
-                          profile=args.profile, seed=args.seed, rubric=loaded)
+                          profile=args.profile, seed=args.seed, rubric=loaded, force=args.force,
+                          roster_csv=args.roster, lang=args.lang, scheduler=args.scheduler)
 
     p.set_defaults(handler=run)
 
@@ -91,12 +114,12 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_calibrate(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("calibrate", help="train the reference solution over seeds; write the training pass marks")
+    p = sub.add_parser("calibrate", help="train the reference over seeds; write the training pass marks")
     p.add_argument("--profile", choices=["auto", "cpu", "gpu"], default="auto")
     p.add_argument("--seeds", type=int, default=8, help="reference runs per network (default 8, at least 3)")
     p.add_argument("--first-seed", type=int, default=1, help="seeds run from this one up (default 1)")
     p.add_argument("--workers", type=int, default=1, help="seeds trained at once (default 1)")
-    p.add_argument("--threads", type=int, default=1, help="torch threads per run, as grading uses (default 1)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per run, as in grading (default 1)")
     p.add_argument("--networks", type=_globs, default=None, metavar="NET,...",
                    help="only these of unet, unet_shallow, unet_add (default: all three)")
 
@@ -115,7 +138,58 @@ def _add_calibrate(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-COMMANDS = [_add_assign, _add_grade, _add_report, _add_calibrate]
+def _add_check(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("check", help="a student's self-check of a week-06 folder, on the public cases only")
+    p.add_argument("folder", nargs="?", type=Path, default=Path("."), metavar="FOLDER",
+                   help="the week-06 folder (default: the current folder)")
+    p.add_argument("--train", action="store_true",
+                   help="also train the three networks briefly (the training check, cpu profile: minutes)")
+    p.add_argument("--notebook", action="store_true",
+                   help="also run the notebook with its training capped (about a minute on a laptop)")
+    p.add_argument("--html", nargs="?", const="", metavar="DIR",
+                   help="also write the report page a TA would see (default: <FOLDER>-check/ beside FOLDER)")
+    p.add_argument("--lang", choices=["zh", "en", "both"], default="both",
+                   help="language of the table and the page")
+
+    def run(args: argparse.Namespace) -> int:
+        from . import selfcheck
+
+        html = None
+        if args.html is not None:
+            html = Path(args.html) if args.html else selfcheck.default_html_dir(args.folder)
+        return selfcheck.main(folder=args.folder, train=args.train, notebook=args.notebook, html=html,
+                              lang=args.lang)
+
+    p.set_defaults(handler=run)
+
+
+def _add_similarity(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("similarity", help="pairs of submissions in DIR a TA should compare by hand")
+    p.add_argument("out_dir", type=Path, metavar="DIR", help="the results folder `grade --out` wrote")
+    p.add_argument("--kit", type=Path, default=None,
+                   help="the student kit, whose given code never counts (default: assignment/week-06)")
+    p.add_argument("--solution", type=Path, default=None,
+                   help="the reference, whose notebook's numbers never count (default: solutions/week-06)")
+    thresholds = [("--code-threshold", "code_threshold", float),
+                  ("--code-min-shared", "code_min_shared", int),
+                  ("--text-threshold", "text_threshold", float),
+                  ("--text-min-shared", "text_min_shared", int),
+                  ("--min-run", "output_min_run", int),
+                  ("--common-fraction", "common_fraction", float)]
+    for flag, dest, kind in thresholds:
+        p.add_argument(flag, dest=dest, type=kind, default=None,
+                       help=f"instead of the default {dest} (the page lists every setting and its meaning)")
+
+    def run(args: argparse.Namespace) -> int:
+        from .similarity import Settings, main
+
+        chosen = {dest: getattr(args, dest) for _, dest, _ in thresholds if getattr(args, dest) is not None}
+        return main(out_dir=args.out_dir, kit=args.kit, solution=args.solution, settings=Settings(**chosen))
+
+    p.set_defaults(handler=run)
+
+
+COMMANDS = [_add_assign, _add_grade, _add_check, _add_report, _add_calibrate, _add_similarity]
 
 
 def build_parser() -> argparse.ArgumentParser:

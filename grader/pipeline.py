@@ -151,6 +151,8 @@ def grade(source: intake.SubmissionSource, settings: RunSettings) -> SubmissionR
         timings[f"stage:{name}"] = float(out.status.get("wall_s") or 0.0)
         if log := out.log():
             logs[name] = log
+    if stages:  # starting the sandbox and python, importing torch once, tearing down
+        timings["sandbox_overhead"] = timings["sandbox"] - sum(timings[f"stage:{s.name}"] for s in stages)
 
     t = time.perf_counter()
     checks = [c for c in _judge(groups, ctx, outputs) if matches(c.id, settings.checks)]

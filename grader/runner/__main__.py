@@ -135,4 +135,9 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    code = main(sys.argv)
+    # Every stage's outputs and status are written and closed by now; a normal interpreter exit with torch
+    # loaded would take a second or more of every submission's time (benchmarks/grading_speed.py).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
