@@ -2,9 +2,10 @@
 
 The batch reads as its steps: collect the archives, settle the run's settings (the folder's seed, see
 `resume`), keep the results an earlier run already wrote for the same archive and settings, grade the
-rest (each result.json written atomically as it finishes), match the roster, render the reports, and
-print a summary. Ctrl-C stops taking new submissions and lets those in flight finish; a second Ctrl-C
-abandons them. Either way a rerun of the same command grades only what is left.
+rest (each result.json written atomically as it finishes), match the roster, compare the submissions
+(`--similarity`), render the reports, and print a summary. Ctrl-C stops taking new submissions and lets
+those in flight finish; a second Ctrl-C abandons them. Either way a rerun of the same command grades only
+what is left.
 """
 
 from __future__ import annotations
@@ -131,9 +132,10 @@ def _load_roster(path: Path | None, out_dir: Path) -> tuple[list[roster.Student]
 
 def main(*, paths: list[Path], out_dir: Path, workers: int, checks: list[str] | None, profile: str,
          seed: int | None, rubric: Rubric, force: bool = False, roster_csv: Path | None = None,
-         lang: str = "both", scheduler: str | None = None, echo=print) -> int:
+         lang: str = "both", scheduler: str | None = None, similarity: bool = False, echo=print) -> int:
     """Grade a batch into `out_dir`; exit 0 when the batch was graded, whatever the students scored,
-    2 for a usage error, 130 when interrupted. `scheduler` grades on Dask instead (see `distributed`)."""
+    2 for a usage error, 130 when interrupted. `scheduler` grades on Dask instead (see `distributed`);
+    `similarity` also writes DIR/similarity.html, before the dashboard that links it."""
     try:
         sources = intake.collect(paths)
         class_list = _load_roster(roster_csv, out_dir)
@@ -182,6 +184,10 @@ def main(*, paths: list[Path], out_dir: Path, workers: int, checks: list[str] | 
         students, roster_name = class_list
         found = roster.match(students, sources)
         roster.write(out_dir, found, roster_name)
+    if similarity:
+        from . import similarity as similar
+
+        similar.main(out_dir=out_dir, echo=echo)
     rendering = time.perf_counter()
     _render_reports(out_dir, lang)
     report_s = time.perf_counter() - rendering

@@ -66,6 +66,9 @@ def _add_grade(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scheduler", type=_scheduler, default=None, metavar="ADDRESS",
                    help="grade on Dask, one task per submission: tcp://HOST:8786 (a running scheduler) or "
                         "local:N (N local worker processes); needs pip install 'unet-grader[dask]'")
+    p.add_argument("--similarity", action="store_true",
+                   help="also write DIR/similarity.html, the pairs a TA should compare by hand (as "
+                        "`unet-grader similarity DIR` with its defaults), linked from the dashboard")
 
     def run(args: argparse.Namespace) -> int:
         from . import batch, rubric
@@ -78,7 +81,8 @@ def _add_grade(sub: argparse._SubParsersAction) -> None:
             p.error(str(exc))
         return batch.main(paths=args.paths, out_dir=args.out, workers=args.workers, checks=args.checks,
                           profile=args.profile, seed=args.seed, rubric=loaded, force=args.force,
-                          roster_csv=args.roster, lang=args.lang, scheduler=args.scheduler)
+                          roster_csv=args.roster, lang=args.lang, scheduler=args.scheduler,
+                          similarity=args.similarity)
 
     p.set_defaults(handler=run)
 

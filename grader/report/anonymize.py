@@ -9,7 +9,9 @@ from pathlib import PurePath
 from typing import Any
 
 from ..intake.sources import archive_stem
-from .load import Entry, ReportError
+from .load import Entry, ReportError, Roster, RosterStudent
+
+REDACTED = "***"
 
 
 def pseudonym(submission_id: str, salt: str = "") -> str:
@@ -20,7 +22,7 @@ def pseudonym(submission_id: str, salt: str = "") -> str:
 class Anonymizer:
     """Names submissions for the class-wide files: real ids, or pseudonyms with every id scrubbed out."""
 
-    def __init__(self, entries: list[Entry], *, enabled: bool, salt: str = ""):
+    def __init__(self, entries: list[Entry], *, enabled: bool, salt: str = "", roster: Roster | None = None):
         self.enabled = enabled
         self.salt = salt
         self._names = {e.id: pseudonym(e.id, salt) for e in entries}
@@ -35,8 +37,16 @@ class Anonymizer:
             name = PurePath(source).name
             for form in (source, name, archive_stem(name), e.id, e.folder.name):
                 if form:
-                    owners[form].add(e.id)
-        replace = {form: self._names[next(iter(ids))] for form, ids in owners.items() if len(ids) == 1}
+                    owners[form].add(self._names[e.id])
+        replace = {form: next(iter(names)) for form, names in owners.items() if len(names) == 1}
+        # The roster's student ids and names always go: one student's become their pseudonym, and a name
+        # two students share (two 张伟 in a class) becomes REDACTED.
+        people: dict[str, set[str]] = defaultdict(set)
+        for student in roster.students if roster else []:
+            for form in (student.student_id, student.name):
+                if form:
+                    people[form].add(self.student(student))
+        replace.update({form: next(iter(names)) if len(names) == 1 else REDACTED for form, names in people.items()})
         self._replace = replace
         forms = sorted(replace, key=len, reverse=True)
         alternatives = "|".join(map(re.escape, forms))
@@ -47,6 +57,11 @@ class Anonymizer:
 
     def pseudonym(self, entry: Entry) -> str:
         return self._names[entry.id]
+
+    def student(self, student: RosterStudent) -> str:
+        """A roster student's pseudonym: their first submission's, or one of their own when they have none."""
+        return next((self._names[sid] for sid in student.submissions if sid in self._names),
+                    pseudonym(student.student_id, self.salt))
 
     def scrub(self, value: Any) -> Any:
         """`value` (str, list, dict, nested) with every student's id and file name replaced, when enabled."""

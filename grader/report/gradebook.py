@@ -10,24 +10,36 @@ from typing import Any
 from ..results import CheckResult, SubmissionResult
 from .anonymize import Anonymizer
 from .labels import GROUPS, Translator
-from .load import Entry, ReportError
-from .model import ComparisonView, failing_cases, num, ordered_groups
+from .load import Batch, Entry, ReportError
+from .model import MISSING, ComparisonView, batch_max_score, class_list, failing_cases, num, ordered_groups
 
 
-def write_grades_csv(entries: list[Entry], path: Path, names: Anonymizer) -> None:
+def write_grades_csv(batch: Batch, path: Path, names: Anonymizer) -> None:
     """One row per submission, one column per check group; UTF-8 with a BOM so Excel reads Chinese names.
 
-    A group the submission was not graded on is left empty; a rejected archive has only its total, 0.
+    A group the submission was not graded on is left empty; a rejected archive has only its total, 0. With a
+    roster, the rows follow it, each with the student's id and name, and a student who handed in nothing
+    has a row of their own: status `missing`, total 0.
     """
+    entries = batch.entries
     groups = ordered_groups(set(GROUPS) | {c.group for e in entries for c in e.result.checks})
+    roster = batch.roster is not None
+    max_total = num(batch_max_score(batch))
     with path.open("w", encoding="utf-8-sig", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["id", "source", "status", *groups, "total", "max_score"])
-        for e in entries:
+        writer.writerow(["id", *(["student_id", "name"] if roster else []), "source", "status", *groups,
+                         "total", "max_score"])
+        for item in class_list(batch):
+            e, student = item.entry, item.student
+            who = [student.student_id, student.name] if student and not names.enabled else ["", ""]
+            if e is None:
+                writer.writerow([names.student(student) if names.enabled else "", *who, "", MISSING,
+                                 *([""] * len(groups)), num(0), max_total])
+                continue
             totals = e.result.group_scores()
             writer.writerow([
-                names.name(e), "" if names.enabled else e.result.submission.source, e.result.status,
-                *(num(totals[g][0]) if g in totals else "" for g in groups),
+                names.name(e), *(who if roster else []), "" if names.enabled else e.result.submission.source,
+                e.result.status, *(num(totals[g][0]) if g in totals else "" for g in groups),
                 num(e.result.score), num(e.result.max_score),
             ])
 

@@ -86,6 +86,12 @@ LABELS: dict[str, Text] = {
     "graded_count": text("已评分", "Graded"),
     "rejected_count": text("已拒收", "Rejected"),
     "unreadable_count": text("结果有问题", "Results with problems"),
+    "student": text("学生", "student"),
+    "missing_count": text("未提交", "Missing"),
+    "unmatched_count": text("不在名单中", "Not on the roster"),
+    "ambiguous_count": text("含多个学号", "Several ids"),
+    "unmatched": text("不在名单中", "not on the roster"),
+    "ambiguous": text("含多个学号", "several ids"),
     "rejected_list": text("被拒收的压缩包", "Rejected archives"),
     "unreadable_list": text("无法读取或显示的结果", "Results that could not be read or shown"),
     "time_total": text("总用时", "Total time"),
@@ -104,6 +110,7 @@ STATUS = {
     "graded": text("已评分", "graded"),
     "rejected": text("已拒收", "rejected"),
     "unreadable": text("无法读取", "unreadable"),
+    "missing": text("未提交", "missing"),
 }
 
 GROUP_NAMES = {

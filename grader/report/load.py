@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+import json
 import mimetypes
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
 from ..results import SubmissionResult
+from ..roster import ROSTER_FILE
 
 # Images up to this size are embedded in the pages, so a page is one self-contained file.
 MAX_EMBED_BYTES = 4 * 1024 * 1024
@@ -58,13 +60,42 @@ class Unreadable:
 
 
 @dataclass
+class RosterStudent:
+    student_id: str
+    name: str
+    submissions: list[str]
+
+
+@dataclass
+class Roster:
+    """`DIR/roster.json` (written by `grade --roster`, schema in grader/roster.py): the class list, in order,
+    and the archives whose names hold several students' ids."""
+
+    students: list[RosterStudent]
+    ambiguous: dict[str, list[str]] = field(default_factory=dict)
+
+    def owner(self, submission_id: str) -> RosterStudent | None:
+        return next((s for s in self.students if submission_id in s.submissions), None)
+
+
+@dataclass
 class Batch:
     entries: list[Entry]
     unreadable: list[Unreadable]
+    roster: Roster | None = None
+
+
+def load_roster(out_dir: Path) -> Roster:
+    """`out_dir/roster.json`; raises OSError, ValueError, KeyError or TypeError when it is not as written."""
+    data = json.loads((out_dir / ROSTER_FILE).read_text(encoding="utf-8"))
+    students = [RosterStudent(str(s["student_id"]), str(s.get("name") or ""), [str(i) for i in s["submissions"]])
+                for s in data["students"]]
+    ambiguous = {str(a["submission"]): [str(i) for i in a["student_ids"]] for a in data.get("ambiguous", [])}
+    return Roster(students, ambiguous)
 
 
 def load_batch(out_dir: Path) -> Batch:
-    """Every `out_dir/*/result.json`, in folder-name order."""
+    """Every `out_dir/*/result.json`, in folder-name order, and the roster when the folder has one."""
     if not out_dir.is_dir():
         raise ReportError(f"no results folder {out_dir}")
     entries: list[Entry] = []
@@ -74,7 +105,13 @@ def load_batch(out_dir: Path) -> Batch:
             entries.append(Entry(path.parent, SubmissionResult.read(path)))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             unreadable.append(Unreadable(path.parent, f"{type(exc).__name__}: {exc}"))
-    return Batch(entries, unreadable)
+    roster = None
+    if (out_dir / ROSTER_FILE).is_file():
+        try:
+            roster = load_roster(out_dir)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            unreadable.append(Unreadable(out_dir / ROSTER_FILE, f"{type(exc).__name__}: {exc}"))
+    return Batch(entries, unreadable, roster)
 
 
 def data_uri(path: Path) -> str | None:

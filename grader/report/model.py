@@ -7,6 +7,7 @@ import math
 import re
 import statistics
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -18,7 +19,7 @@ from ..results import CheckResult
 from . import plots
 from .anonymize import Anonymizer
 from .labels import GROUPS, Translator
-from .load import Batch, Entry, data_uri
+from .load import Batch, Entry, RosterStudent, data_uri
 
 MANUAL_GROUP = "answers"
 NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
@@ -442,6 +443,43 @@ def student_page(entry: Entry, t: Translator, names: Anonymizer) -> StudentPage:
     )
 
 
+# ---- the class list ------------------------------------------------------------------------------------
+
+MISSING = "missing"
+
+
+@dataclass
+class Listed:
+    """One line of the class list: a submission and its student (None when the roster names no one), or a
+    roster student with no submission (`entry` None)."""
+
+    entry: Entry | None
+    student: RosterStudent | None
+
+
+def class_list(batch: Batch) -> list[Listed]:
+    """The submissions in folder order; with a roster, its students in roster order (each submission, or one
+    line when they have none), then the submissions that belong to no one."""
+    if batch.roster is None:
+        return [Listed(e, None) for e in batch.entries]
+    by_id = {e.id: e for e in batch.entries}
+    listed: list[Listed] = []
+    owned: set[str] = set()
+    for student in batch.roster.students:
+        found = [by_id[sid] for sid in student.submissions if sid in by_id]
+        if found:
+            listed.extend(Listed(e, student) for e in found)
+            owned.update(e.id for e in found)
+        else:
+            listed.append(Listed(None, student))
+    return listed + [Listed(e, None) for e in batch.entries if e.id not in owned]
+
+
+def batch_max_score(batch: Batch) -> float:
+    """The most a graded submission could score: what a missing student scored nothing out of."""
+    return max((e.result.max_score for e in batch.entries if e.result.status == "graded"), default=0.0)
+
+
 # ---- the class dashboard -------------------------------------------------------------------------------
 
 @dataclass
@@ -449,6 +487,11 @@ class Row:
     name: str
     href: str
     source: str
+    student_id: str
+    student_name: str
+    flag: str
+    flag_label: str
+    flag_ids: str
     status: str
     status_label: str
     groups: list[tuple[str, float | str]]
@@ -488,12 +531,44 @@ class Dashboard:
     times: list[tuple[str, str]]
     environment: list[tuple[str, list[tuple[str, int]]]]
     similarity: bool
+    roster: bool = False
     anonymized: bool = False
     max_score: str = ""
 
 
 def _total_time(entry: Entry) -> float | None:
     return _number(entry.result.timings.get("total"))
+
+
+def _row(item: Listed, group_keys: list[str], batch: Batch, t: Translator, names: Anonymizer,
+         href: Callable[[Entry], str], max_total: float) -> Row:
+    """A submission's row (with its student, or flagged as nobody's when there is a roster), or a roster
+    student's row that says they handed in nothing."""
+    student, e = item.student, item.entry
+    shown = student is not None and not names.enabled
+    student_id, student_name = (student.student_id, student.name) if shown else ("", "")
+    if e is None:
+        return Row(name=names.student(student) if names.enabled else "", href="", source="",
+                   student_id=student_id, student_name=student_name, flag="", flag_label="", flag_ids="",
+                   status=MISSING, status_label=t.status(MISSING), groups=[("", "")] * len(group_keys),
+                   total=num(0), total_value=0.0, max_score=num(max_total), time="", time_value="")
+    flag, flag_ids = "", ""
+    if batch.roster is not None and student is None:
+        several = batch.roster.ambiguous.get(e.id)
+        flag = "ambiguous" if several else "unmatched"
+        flag_ids = ", ".join(several) if several and not names.enabled else ""
+    totals = e.result.group_scores()
+    seconds = _total_time(e)
+    return Row(
+        name=names.name(e), href=href(e), source="" if names.enabled else e.result.submission.source,
+        student_id=student_id, student_name=student_name, flag=flag, flag_label=t(flag) if flag else "",
+        flag_ids=flag_ids,
+        status=e.result.status, status_label=t.status(e.result.status),
+        groups=[(num(totals[g][0]), totals[g][0]) if g in totals else ("", "") for g in group_keys],
+        total=num(e.result.score), total_value=e.result.score, max_score=num(e.result.max_score),
+        time="" if seconds is None else num(round(seconds, 1)),
+        time_value="" if seconds is None else seconds,
+    )
 
 
 def dashboard(batch: Batch, t: Translator, names: Anonymizer, *, similarity: bool,
@@ -504,19 +579,8 @@ def dashboard(batch: Batch, t: Translator, names: Anonymizer, *, similarity: boo
     # No links to the pages when anonymized: their folder names are the students' ids.
     href = (lambda e: "") if names.enabled else (lambda e: e.page_href)
 
-    rows = []
-    for e in entries:
-        totals = e.result.group_scores()
-        seconds = _total_time(e)
-        rows.append(Row(
-            name=names.name(e), href=href(e),
-            source="" if names.enabled else e.result.submission.source,
-            status=e.result.status, status_label=t.status(e.result.status),
-            groups=[(num(totals[g][0]), totals[g][0]) if g in totals else ("", "") for g in group_keys],
-            total=num(e.result.score), total_value=e.result.score, max_score=num(e.result.max_score),
-            time="" if seconds is None else num(round(seconds, 1)),
-            time_value="" if seconds is None else seconds,
-        ))
+    max_total = batch_max_score(batch)
+    rows = [_row(item, group_keys, batch, t, names, href, max_total) for item in class_list(batch)]
 
     present: Counter[str] = Counter()
     passed: Counter[str] = Counter()
@@ -551,23 +615,29 @@ def dashboard(batch: Batch, t: Translator, names: Anonymizer, *, similarity: boo
         counted = Counter(str(getattr(e.result.environment, attr)) for e in entries)
         environment.append((t(key), counted.most_common()))
 
-    max_score = max((e.result.max_score for e in graded), default=0.0)
+    counts = [(t("graded_count"), len(graded)), (t("rejected_count"), len(entries) - len(graded)),
+              (t("unreadable_count"), len(batch.unreadable))]
+    if batch.roster is not None:
+        counts += [(t("missing_count"), sum(r.status == MISSING for r in rows)),
+                   (t("unmatched_count"), sum(r.flag == "unmatched" for r in rows))]
+        ambiguous = sum(r.flag == "ambiguous" for r in rows)
+        counts += [(t("ambiguous_count"), ambiguous)] if ambiguous else []
     return Dashboard(
         groups=[(g, t.group(g)) for g in group_keys],
         rows=rows,
         rejected=[(names.name(e), names.scrub(e.result.error or "")) for e in entries
                   if e.result.status == "rejected"],
         unreadable=[(names.scrub(u.folder.name), names.scrub(u.reason)) for u in batch.unreadable],
-        histogram=plots.histogram([e.result.score for e in graded], max_score) if graded else None,
+        histogram=plots.histogram([e.result.score for e in graded], max_total) if graded else None,
         pass_rates=[PassRate(cid, passed[cid], present[cid], _percent(passed[cid], present[cid]))
                     for cid in check_order],
         failures=failures,
         slowest=[(names.name(e), href(e), num(round(s, 1))) for s, e in timed[:slowest_shown]],
-        counts=[(t("graded_count"), len(graded)), (t("rejected_count"), len(entries) - len(graded)),
-                (t("unreadable_count"), len(batch.unreadable))],
+        counts=counts,
         times=times,
         environment=environment,
         similarity=similarity,
+        roster=batch.roster is not None,
         anonymized=names.enabled,
-        max_score=num(max_score),
+        max_score=num(max_total),
     )

@@ -56,7 +56,7 @@ def render_all(out_dir: Path, *, lang: str = "both", anonymize: bool = False, ha
     t = Translator(lang)
     renderer = Renderer(t)
     batch = load_batch(out_dir)
-    names = Anonymizer(batch.entries, enabled=anonymize, salt=salt)
+    names = Anonymizer(batch.entries, enabled=anonymize, salt=salt, roster=batch.roster)
     for entry in batch.entries:
         try:
             page = student_page(entry, t, names)
@@ -69,7 +69,7 @@ def render_all(out_dir: Path, *, lang: str = "both", anonymize: bool = False, ha
             _hand_out(entry, page, html, handout)
     _write(out_dir / "index.html",
            renderer.dashboard(batch, names, similarity=(out_dir / "similarity.html").is_file()))
-    write_grades_csv(batch.entries, out_dir / "grades.csv", names)
+    write_grades_csv(batch, out_dir / "grades.csv", names)
     write_results_json(batch.entries, out_dir / "results.json", names)
 
 
