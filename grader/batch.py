@@ -123,6 +123,17 @@ def _render_reports(out_dir: Path, lang: str) -> None:
         print(f"unet-grader: the reports could not be written: {exc}", file=sys.stderr)
 
 
+def _write_similarity(out_dir: Path, echo) -> None:
+    """DIR/similarity.html; its failure is said and never costs the grades or the dashboard."""
+    from . import similarity
+
+    try:
+        similarity.main(out_dir=out_dir, echo=echo)
+    except Exception as exc:  # noqa: BLE001 - an analysis bug must not stop the reports
+        print(f"unet-grader: the similarity report could not be written ({exc!r}); the grades are unaffected. "
+              f"Run `unet-grader similarity {out_dir}` to retry.", file=sys.stderr)
+
+
 def _load_roster(path: Path | None, out_dir: Path) -> tuple[list[roster.Student], str] | None:
     """The roster named on the command line, else the one the folder's roster.json keeps."""
     if path is not None:
@@ -185,9 +196,7 @@ def main(*, paths: list[Path], out_dir: Path, workers: int, checks: list[str] | 
         found = roster.match(students, sources)
         roster.write(out_dir, found, roster_name)
     if similarity:
-        from . import similarity as similar
-
-        similar.main(out_dir=out_dir, echo=echo)
+        _write_similarity(out_dir, echo)
     rendering = time.perf_counter()
     _render_reports(out_dir, lang)
     report_s = time.perf_counter() - rendering

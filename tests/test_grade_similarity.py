@@ -27,3 +27,15 @@ def test_grade_without_similarity_writes_no_report(tmp_path):
     assert cli_main(["grade", str(inbox), "--out", str(out), "--checks", "answers*"]) == 0
     assert not (out / "similarity.html").exists()
     assert "similarity.html" not in (out / "index.html").read_text(encoding="utf-8")
+
+
+def test_a_failing_similarity_analysis_is_reported_not_raised(tmp_path, monkeypatch, capsys):
+    from grader import batch, similarity
+
+    def broken(**kwargs):
+        raise RuntimeError("analysis bug")
+
+    monkeypatch.setattr(similarity, "main", broken)
+    (tmp_path / "r").mkdir()
+    batch._write_similarity(tmp_path / "r", print)
+    assert "analysis bug" in capsys.readouterr().err
