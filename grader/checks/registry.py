@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from .base import CheckContext, CheckGroup, matches
+from .deconv2d import Deconv2dGroup
 from .jaccard import JaccardGroup
+from .unet_add import UNetAddGroup
+from .unet_shallow import UNetShallowGroup
+from .up_add import UpAddGroup
 
 GROUPS: dict[str, type[CheckGroup]] = {
     "jaccard": JaccardGroup,
+    "unet_shallow": UNetShallowGroup,
+    "up_add": UpAddGroup,
+    "unet_add": UNetAddGroup,
+    "deconv2d": Deconv2dGroup,
 }
 
 
