@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from .answers import AnswersGroup
 from .base import CheckContext, CheckGroup, matches
 from .deconv2d import Deconv2dGroup
 from .jaccard import JaccardGroup
+from .notebook import NotebookGroup
+from .training import TrainingGroup
 from .unet_add import UNetAddGroup
 from .unet_shallow import UNetShallowGroup
 from .up_add import UpAddGroup
@@ -15,6 +18,9 @@ GROUPS: dict[str, type[CheckGroup]] = {
     "up_add": UpAddGroup,
     "unet_add": UNetAddGroup,
     "deconv2d": Deconv2dGroup,
+    "training": TrainingGroup,
+    "notebook": NotebookGroup,
+    "answers": AnswersGroup,
 }
 
 

@@ -1,0 +1,1 @@
+"""Training the student's networks: budgets per profile, the kit's data, Dice, and calibrated pass marks."""
