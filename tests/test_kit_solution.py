@@ -229,12 +229,6 @@ def test_eval_net_keeps_eval_mode_and_scores_an_inverted_net_near_zero(kit):
     assert not net.training
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_eval_net_runs_on_the_gpu(kit):
-    net = Oracle().cuda()
-    assert kit.unet.eval_net(net, mask_images, gpu=True, num_validation=2) == pytest.approx(1.0, abs=1e-6)
-
-
 # --- the data generator ----------------------------------------------------------------------------
 
 
