@@ -21,6 +21,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SOLUTION = REPO / "solutions" / "week-06"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "submissions"
+REPORT_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "results"
 BOOTSTRAP = ("import sys, runpy; sys.path.insert(0, sys.argv[1]); del sys.argv[1]; "
              "runpy.run_module('grader_runner', run_name='__main__', alter_sys=True)")
 
@@ -135,3 +136,21 @@ def run_group(tmp_path):
 
 def by_id(checks) -> dict:
     return {c.id: c for c in checks}
+
+
+def copy_results(dest: Path, *ids: str) -> Path:
+    """The fixture results (only `ids`, when given) copied to `dest`: rendering writes beside them."""
+    for folder in REPORT_FIXTURES.iterdir():
+        if not ids or folder.name in ids:
+            shutil.copytree(folder, dest / folder.name)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fixture batch rendered once with the defaults, for the tests that only read the pages."""
+    from grader.report import render_all
+
+    out = copy_results(tmp_path_factory.mktemp("rendered") / "reports")
+    render_all(out)
+    return out

@@ -4,33 +4,17 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from html import unescape
 from pathlib import Path
 
-import pytest
-
 from grader import cli
 from grader.report import render, render_all
+from tests.conftest import REPORT_FIXTURES as FIXTURES
+from tests.conftest import copy_results
 
-FIXTURES = Path(__file__).parent / "fixtures" / "results"
 PASSING, FAILING, TIMEOUT, REJECTED = "2021001_张伟", "2021002_li", "2021003_wang", "2021004_zhao"
 
 
-def copy_results(dest: Path, *ids: str) -> Path:
-    """The fixture results (only `ids`, when given) copied to `dest`: rendering writes beside them."""
-    for folder in FIXTURES.iterdir():
-        if not ids or folder.name in ids:
-            shutil.copytree(folder, dest / folder.name)
-    return dest
-
-
-@pytest.fixture(scope="module")
-def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The fixture batch rendered once with the defaults, for the tests that only read the pages."""
-    out = copy_results(tmp_path_factory.mktemp("rendered") / "reports")
-    render_all(out)
-    return out
 
 
 def page(results_dir: Path, sid: str) -> str:

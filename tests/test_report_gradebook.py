@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -14,25 +13,13 @@ from grader.messages import text
 from grader.report import main, render_all
 from grader.report.anonymize import pseudonym
 from grader.results import CheckResult, Environment, SubmissionInfo, SubmissionResult
+from tests.conftest import copy_results
 
-FIXTURES = Path(__file__).parent / "fixtures" / "results"
 PASSING, FAILING, TIMEOUT, REJECTED = "2021001_张伟", "2021002_li", "2021003_wang", "2021004_zhao"
 # Everything that names a student in the fixtures, down to the parts of the ids.
 IDENTIFYING = ["2021001", "2021002", "2021003", "2021004", "张伟", "_li", "wang", "zhao", ".tar.gz", ".zip"]
 
 
-def copy_results(dest: Path, *ids: str) -> Path:
-    for folder in FIXTURES.iterdir():
-        if not ids or folder.name in ids:
-            shutil.copytree(folder, dest / folder.name)
-    return dest
-
-
-@pytest.fixture(scope="module")
-def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = copy_results(tmp_path_factory.mktemp("rendered") / "reports")
-    render_all(out)
-    return out
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
