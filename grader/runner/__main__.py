@@ -8,6 +8,7 @@ write another stage's outputs. `_status.json` says how a stage ended; the parent
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
@@ -24,10 +25,8 @@ def _kill_strays(keep: set[int]) -> None:
     """Kill every process of this PID namespace but us and our ancestors (only used inside one)."""
     for entry in os.listdir("/proc"):
         if entry.isdigit() and int(entry) not in keep:
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(int(entry), signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
 
 
 def _ancestors() -> set[int]:
@@ -97,10 +96,8 @@ def _wait(pid: int, deadline: float) -> tuple[str, int | None]:
             code = os.WEXITSTATUS(status)
             return ("ok" if code == 0 else "memory" if code == MEMORY_EXIT else "crashed"), code
         if time.monotonic() > deadline:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             os.waitpid(pid, 0)
             return "timeout", None
         time.sleep(0.02)
@@ -114,10 +111,8 @@ def run_stage(stage: dict, plan: dict) -> None:
     if pid == 0:
         _child(stage, plan, out_dir)
     state, code = _wait(pid, start + float(stage["timeout_s"]))
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # whatever the stage left in its group
         os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
     if plan.get("pid_namespace"):
         _kill_strays(_ancestors())
     status = {"state": state, "exit": code, "wall_s": round(time.monotonic() - start, 3)}

@@ -8,6 +8,7 @@ own group below the grader's own, so limits set on the grader itself still apply
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import os
@@ -247,10 +248,8 @@ class RunGroup:
         give_up = time.monotonic() + wait_s
         while (pids := self._pids()) and time.monotonic() < give_up:
             for pid in pids:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
             time.sleep(0.005)
 
     def remove(self, wait_s: float = 2.0) -> None:

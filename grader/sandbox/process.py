@@ -10,6 +10,7 @@ environment still carries the run's token (a daemon that left the process group 
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import select
@@ -122,18 +123,14 @@ def kill_by_token(token: str, rounds: int = 50) -> None:
         if not found:
             return
         for pid in found:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         time.sleep(0.005)
 
 
 def _kill_group(pgid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def run_tree(argv: Sequence[str], *, env: Mapping[str, str], cwd: str, timeout_s: float,
