@@ -36,11 +36,11 @@ from .settings import RunSettings
 INSTALL_HINT = "grading on Dask needs the optional extra: pip install 'unet-grader[dask]'"
 SCHEDULER_FORMS = "give tcp://HOST:PORT (a running Dask scheduler) or local:N (N local worker processes)"
 CONNECT_TIMEOUT_S = 30
-MIN_IN_FLIGHT = 8  # tasks sent ahead; at most twice the cluster's threads, so archives are read as needed
 ARTIFACT_FILE_CAP = 20 * 2**20
 ARTIFACTS_CAP = 50 * 2**20
 # A task whose worker dies is retried once, and the second death makes it an error result. The scheduler
-# blames a dead worker's every assigned task, so a worker is given no more tasks than it has threads.
+# blames a dead worker for every task assigned to it, so no more tasks are sent than the cluster runs at
+# once (`_capacity`): a worker that dies holds only the submission it was grading.
 SCHEDULER_CONFIG = {"distributed.scheduler.allowed-failures": 1, "distributed.scheduler.worker-saturation": 1.0}
 
 
@@ -210,6 +210,14 @@ def _client(distributed: ModuleType, scheduler: str, settings: RunSettings) -> I
         yield client
 
 
+def _capacity(client: Any, resources: dict[str, int] | None) -> int:
+    """How many submissions the cluster grades at once: its threads, or its GPUs for the gpu profile."""
+    workers = client.scheduler_info()["workers"].values()
+    if resources:
+        return max(1, int(sum(w.get("resources", {}).get("GPU", 0) for w in workers)))
+    return max(1, sum(int(w.get("nthreads", 1)) for w in workers))
+
+
 def grade_on_dask(sources: list[intake.SubmissionSource], settings: RunSettings, scheduler: str,
                   progress: Progress | None = None, keys: dict[str, dict[str, Any]] | None = None,
                   echo: Callable[[str], Any] = print) -> tuple[list[SubmissionResult], bool]:
@@ -237,7 +245,7 @@ def grade_on_dask(sources: list[intake.SubmissionSource], settings: RunSettings,
             progress.finished(result)
 
         def send_more() -> None:
-            while len(sent) < max(MIN_IN_FLIGHT, 2 * sum(client.nthreads().values())):
+            while len(sent) < _capacity(client, resources):
                 source = next(waiting, None)
                 if source is None:
                     return
