@@ -158,7 +158,6 @@ def grade(source: intake.SubmissionSource, settings: RunSettings) -> SubmissionR
     checks = [c for c in _judge(groups, ctx, outputs) if matches(c.id, settings.checks)]
     timings["judge"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - start
-    result = SubmissionResult(info, _environment(settings, isolation), checks=checks,
-                              timings={k: round(v, 3) for k, v in timings.items()}, logs=logs,
-                              extra={"warnings": [w.both() for w in unpacked.warnings]} if unpacked.warnings else {})
-    return result
+    return SubmissionResult(info, _environment(settings, isolation), checks=checks,
+                            timings={k: round(v, 3) for k, v in timings.items()}, logs=logs,
+                            extra={"warnings": [w.both() for w in unpacked.warnings]} if unpacked.warnings else {})
