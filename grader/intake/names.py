@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import struct
 import zipfile
@@ -58,10 +59,8 @@ def _redecode(raw: bytes) -> str:
     """UTF-8 if it is, else GBK (Chinese Windows), else cp437, which decodes any bytes (and is what the
     zip format assumes without the UTF-8 flag)."""
     for encoding in ("utf-8", "gbk"):
-        try:
+        with contextlib.suppress(UnicodeDecodeError):
             return raw.decode(encoding)
-        except UnicodeDecodeError:
-            pass
     return raw.decode("cp437")
 
 
