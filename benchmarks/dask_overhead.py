@@ -25,6 +25,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from grading_speed import CORRECT, FUNCTION_GROUPS, copies_of_correct  # noqa: E402 - the sibling benchmark
+
 from grader import intake, pipeline, sandbox  # noqa: E402
 from grader.batch import grade_all  # noqa: E402
 from grader.checks.registry import GROUPS  # noqa: E402
@@ -32,9 +34,6 @@ from grader.distributed import SCHEDULER_CONFIG, grade_on_dask, require  # noqa:
 from grader.progress import Progress  # noqa: E402
 from grader.rubric import load  # noqa: E402
 from grader.settings import RunSettings  # noqa: E402
-
-CORRECT = REPO / "submissions" / "2024001_perfect.tar.gz"
-FUNCTION_GROUPS = ("jaccard", "unet_shallow", "up_add", "unet_add", "deconv2d")
 
 
 def grade_batch(sources: list[intake.SubmissionSource], how: str, n: int, checks: list[str], tmp: Path) -> float:
@@ -90,11 +89,7 @@ def main() -> int:
     starts: dict[int, list[float]] = defaultdict(list)
     with tempfile.TemporaryDirectory(prefix="unet-grader-dask-bench-") as name:
         tmp = Path(name)
-        inbox = tmp / "inbox"
-        inbox.mkdir()
-        for i in range(args.copies):
-            shutil.copyfile(CORRECT, inbox / f"copy{i:02d}.tar.gz")
-        sources = intake.collect([inbox])
+        sources = copies_of_correct(tmp, args.copies)
         grade_batch(sources[:1], "local", 1, checks, tmp)  # warm the page cache and the grader's own imports
         for run in range(args.runs):
             for how, n in plans:

@@ -37,6 +37,15 @@ CORRECT = REPO / "submissions" / "2024001_perfect.tar.gz"
 FUNCTION_GROUPS = ("jaccard", "unet_shallow", "up_add", "unet_add", "deconv2d")
 
 
+def copies_of_correct(tmp: Path, copies: int) -> list[intake.SubmissionSource]:
+    """`copies` copies of the perfect demo archive in `tmp/inbox`, as the batch grader collects them."""
+    inbox = tmp / "inbox"
+    inbox.mkdir()
+    for i in range(copies):
+        shutil.copyfile(CORRECT, inbox / f"copy{i:02d}.tar.gz")
+    return intake.collect([inbox])
+
+
 def bare_import() -> float:
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import torch"], check=True)
@@ -94,11 +103,7 @@ def main() -> int:
     micro: dict[str, list[float]] = defaultdict(list)
     with tempfile.TemporaryDirectory(prefix="unet-grader-bench-") as name:
         tmp = Path(name)
-        inbox = tmp / "inbox"
-        inbox.mkdir()
-        for i in range(args.copies):
-            shutil.copyfile(CORRECT, inbox / f"copy{i:02d}.tar.gz")
-        sources = intake.collect([inbox])
+        sources = copies_of_correct(tmp, args.copies)
         grade_batch(sources[:1], 1, checks, tmp)  # warm the page cache and the grader's own imports
         for run in range(args.runs):
             imports.append(bare_import())
