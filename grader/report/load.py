@@ -74,9 +74,6 @@ class Roster:
     students: list[RosterStudent]
     ambiguous: dict[str, list[str]] = field(default_factory=dict)
 
-    def owner(self, submission_id: str) -> RosterStudent | None:
-        return next((s for s in self.students if submission_id in s.submissions), None)
-
 
 @dataclass
 class Batch:
