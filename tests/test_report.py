@@ -6,6 +6,7 @@ import json
 import re
 from html import unescape
 from pathlib import Path
+from urllib.parse import quote, unquote
 
 from grader import cli
 from grader.report import render, render_all
@@ -13,8 +14,6 @@ from tests.conftest import REPORT_FIXTURES as FIXTURES
 from tests.conftest import copy_results
 
 PASSING, FAILING, TIMEOUT, REJECTED = "2021001_张伟", "2021002_li", "2021003_wang", "2021004_zhao"
-
-
 
 
 def page(results_dir: Path, sid: str) -> str:
@@ -256,3 +255,91 @@ def test_the_same_mistake_counts_once_whatever_the_numbers(tmp_path):
     failures = html[html.index('id="failures"'):html.index("</table>", html.index('id="failures"'))]
     assert failures.count("That is the Dice coefficient") == 1
     assert '<td class="num">2</td>' in failures
+
+
+# ---- what the pages must not hide -----------------------------------------------------------------------
+
+def _write_result(folder: Path, sid: str, *checks, status: str = "graded", error: str | None = None) -> None:
+    from grader.results import Environment, SubmissionInfo, SubmissionResult
+
+    SubmissionResult(SubmissionInfo(sid, f"{sid}.tar.gz", "0" * 64), Environment("t"), status=status, error=error,
+                     checks=list(checks)).write(folder / sid / "result.json")
+
+
+def _check(cid: str, status: str, points: float, zh: str, en: str, score: float | None = None, **details):
+    from grader.messages import text
+    from grader.results import CheckResult
+
+    return CheckResult.make(cid, status, points, text(zh, en), score=score, **details)
+
+
+def _card(html: str, label: str) -> str:
+    """The value shown on the dashboard's card with this (English) label."""
+    found = re.search(rf'{re.escape(label)}</div><div class="value">(.*?)</div>', html)
+    assert found, label
+    return found.group(1)
+
+
+def test_problems_card_counts_timeouts_errors_and_grader_failures_and_links_them(tmp_path):
+    results_dir = copy_results(tmp_path, PASSING, FAILING, TIMEOUT)  # TIMEOUT: three networks stopped
+    _write_result(results_dir, "s-grader", _check("grader", "error", 0, "评分程序出错", "the worker died twice"))
+    _write_result(results_dir, "s-judge", _check("deconv2d/hidden-cases", "error", 6, "评分程序内部错误（请联系助教）",
+                                                 "internal grader error (tell the TA): KeyError('x')"))
+    _write_result(results_dir, "s-wrong", _check("jaccard/batch", "failed", 1.5, "结果不对", "wrong values"))
+    render_all(results_dir, lang="en")
+    html = (results_dir / "index.html").read_text(encoding="utf-8")
+
+    assert _card(html, "Results with problems") == '<a href="#problems">3</a>'
+    listed = html[html.index('id="problem-list"'):html.index("</table>", html.index('id="problem-list"'))]
+    links = re.findall(r'<a class="mono" href="([^"]+)">([^<]+)</a>', listed)
+    assert links == [(f"{quote(TIMEOUT)}/report.html#check-training-{n}", f"training/{n}")
+                     for n in ("unet", "unet_shallow", "unet_add")] + [
+        ("s-grader/report.html#check-grader", "grader"),
+        ("s-judge/report.html#check-deconv2d-hidden-cases", "deconv2d/hidden-cases")]
+    assert "s-wrong" not in listed and FAILING not in listed  # wrong work is not a grading problem
+    for href, _ in links:  # every link lands on the check's card
+        target, anchor = href.split("#")
+        assert f'id="{anchor}"' in (results_dir / unquote(target)).read_text(encoding="utf-8")
+
+
+def test_a_check_whose_failures_are_mostly_timeouts_says_so(tmp_path):
+    for i in range(7):
+        status = "passed" if i == 0 else "timeout" if i <= 4 else "failed"
+        _write_result(tmp_path, f"s{i}", _check("training/unet", status, 6, "训练", "training"))
+    render_all(tmp_path, lang="en")
+    html = (tmp_path / "index.html").read_text(encoding="utf-8")
+    rates = html[html.index('id="pass-rates"'):html.index("</table>", html.index('id="pass-rates"'))]
+    assert re.search(r'training/unet</td><td class="num">1 / 7</td>', rates)
+    assert '<td class="note mostly-timeouts">4 of 6 failures are timeouts</td>' in rates
+
+
+def test_scores_say_what_awaits_hand_grading_and_answers_read_graded_or_not_yet(tmp_path):
+    graded = _check("answers/q4", "failed", 7, "助教评语：不完整", "TA's comment: incomplete", score=5,
+                    answer="sigmoid",
+                    override={"by": "manual", "score": 5, "previous_score": 0, "reason": "incomplete"},
+                    automatic={"status": "skipped", "score": 0, "message": "awaiting"})
+    waiting = _check("answers/q5", "skipped", 7, "等待助教评分", "awaiting grading by a TA", score=0, answer="noise")
+    _write_result(tmp_path, "s1", _check("jaccard/batch", "passed", 1.5, "通过", "passed"),
+                  _check("deconv2d/hidden-cases", "failed", 6, "错", "wrong"), graded, waiting)
+    render_all(tmp_path, lang="en")
+    html = page(tmp_path, "s1")
+    note = "automatic 1.5 / 7.5, graded by hand 5 / 7, awaiting hand grading 7"
+    assert f'<div class="muted" id="score-note">{note}</div>' in html
+    q4, q5 = section(html, "check-answers-q4"), section(html, "check-answers-q5")
+    assert '<span class="badge s-graded">graded</span>' in q4 and "failed" not in q4
+    assert '<span class="badge s-ungraded">not graded yet</span>' in q5 and "skipped" not in q5
+    dashboard = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert '<span class="badge s-ungraded">+7 to grade</span>' in dashboard
+
+
+def test_a_rejected_page_states_its_reason_once_and_how_to_pack_again(tmp_path):
+    reason = ("the archive s1.tar.gz is corrupt", "压缩包已损坏")
+    skipped = [_check(cid, "skipped", 3, reason[1], reason[0]) for cid in ("jaccard/batch", "deconv2d/hidden-cases")]
+    _write_result(tmp_path, "s1", *skipped, status="rejected", error=f"{reason[1]} / {reason[0]}")
+    render_all(tmp_path)
+    html = page(tmp_path, "s1")
+    assert html.count(reason[0]) == 1 and html.count(reason[1]) == 1
+    assert 'class="check ' not in html
+    repack = html[html.index('id="repack"'):]
+    assert "tar -zcvf week-06.tar.gz week-06" in repack and "from the folder above week-06" in repack
+    assert "上一级文件夹" in repack

@@ -19,6 +19,11 @@ LABELS: dict[str, Text] = {
     "environment": text("评分环境", "Grading environment"),
     "timings": text("用时", "Timings"),
     "rejected_reason": text("无法评分的原因", "Why it could not be graded"),
+    "repack": text("请在 week-06 的上一级文件夹中重新打包：tar -zcvf week-06.tar.gz week-06 ，"
+                   "用 unet-grader check week-06.tar.gz 检查这个压缩包，然后重新提交。",
+                   "Pack it again from the folder above week-06: tar -zcvf week-06.tar.gz week-06 , check the "
+                   "archive with unet-grader check week-06.tar.gz , then hand it in again."),
+    "repack_title": text("如何重新打包", "How to pack it again"),
     # fields
     "score": text("得分", "Score"),
     "points": text("分数", "Points"),
@@ -94,6 +99,11 @@ LABELS: dict[str, Text] = {
     "ambiguous": text("含多个学号", "several ids"),
     "rejected_list": text("被拒收的压缩包", "Rejected archives"),
     "unreadable_list": text("无法读取或显示的结果", "Results that could not be read or shown"),
+    "problems_list": text("结果有问题的提交：检查超时、出错或评分程序出错（请重新评分）",
+                          "Results with problems: checks that timed out, errored or failed in the grader "
+                          "(regrade them)"),
+    "graded_by_hand_count": text("人工评分：通过一栏为已评分的人数", "graded by hand: the count is of those graded"),
+    "awaiting_short": text("待评", "to grade"),
     "time_total": text("总用时", "Total time"),
     "time_median": text("中位用时", "Median time"),
     "time_max": text("最长用时", "Longest time"),
@@ -111,6 +121,7 @@ STATUS = {
     "rejected": text("已拒收", "rejected"),
     "unreadable": text("无法读取", "unreadable"),
     "missing": text("未提交", "missing"),
+    "ungraded": text("尚未评分", "not graded yet"),
 }
 
 GROUP_NAMES = {
@@ -135,6 +146,11 @@ class Translator:
 
     def __call__(self, key: str) -> str:
         return LABELS[key].pick(self.lang)
+
+    def lines(self, key: str) -> list[str]:
+        """A label as lines to show: Chinese then English under --lang both."""
+        label = LABELS[key]
+        return self.message_lines(label.as_dict(), label.en)
 
     def status(self, status: str) -> str:
         return STATUS[status].pick(self.lang) if status in STATUS else status

@@ -15,7 +15,8 @@ from urllib.parse import quote
 import numpy as np
 from markupsafe import Markup
 
-from ..results import CheckResult
+from ..messages import text
+from ..results import CheckResult, SubmissionResult
 from . import plots
 from .anonymize import Anonymizer
 from .labels import GROUPS, Translator
@@ -56,6 +57,70 @@ def plain(text: Any) -> str:
 
 def _tail(text: str) -> str:
     return text if len(text) <= MAX_LOG_CHARS else "…\n" + text[-MAX_LOG_CHARS:]
+
+
+# ---- what the pages must not hide: grading problems and hand grading -----------------------------------
+
+# A check that did not get a fair run: the student's code was stopped, or the grader itself failed.
+PROBLEM_STATUSES = ("timeout", "error")
+GRADER_CHECK = "grader"
+GRADER_ERROR = "internal grader error"
+# The statuses a page shows, in order: written answers are "graded" or "ungraded" rather than pass or fail.
+SHOWN_STATUSES = ("passed", "failed", "error", "timeout", "skipped", "graded", "ungraded")
+
+
+def is_problem(check: CheckResult) -> bool:
+    """Whether the check says more about the grading than about the student (regrade it)."""
+    english = check.messages.get("en") or check.message
+    return check.status in PROBLEM_STATUSES or check.group == GRADER_CHECK or GRADER_ERROR in english
+
+
+def is_hand_graded(check: CheckResult) -> bool:
+    """A written answer a TA has graded (their grade is merged as an override)."""
+    return check.group == MANUAL_GROUP and isinstance(check.details.get("override"), dict)
+
+
+def shown_status(check: CheckResult) -> str:
+    """The status a page shows: a written answer is "graded" or "ungraded", whatever points it got."""
+    if check.group != MANUAL_GROUP:
+        return check.status
+    return "graded" if is_hand_graded(check) else "ungraded"
+
+
+def awaiting_points(result: SubmissionResult) -> float:
+    """The points of the written answers no TA has graded yet (they count 0 until then)."""
+    return round(sum(c.max_score for c in result.checks if c.group == MANUAL_GROUP and not is_hand_graded(c)), 4)
+
+
+def score_note(result: SubmissionResult, t: Translator) -> str:
+    """`automatic 80 / 80, graded by hand 5 / 7, awaiting hand grading 13`: where the total comes from."""
+    if result.status != "graded":
+        return ""
+    auto = [c for c in result.checks if c.group != MANUAL_GROUP]
+    hand = [c for c in result.checks if is_hand_graded(c)]
+    zh = [f"自动评分 {num(sum(c.score for c in auto))} / {num(sum(c.max_score for c in auto))}"]
+    en = [f"automatic {num(sum(c.score for c in auto))} / {num(sum(c.max_score for c in auto))}"]
+    if hand:
+        got, of = num(sum(c.score for c in hand)), num(sum(c.max_score for c in hand))
+        zh.append(f"人工评分 {got} / {of}")
+        en.append(f"graded by hand {got} / {of}")
+    if awaiting := awaiting_points(result):
+        zh.append(f"待人工评分 {num(awaiting)} 分")
+        en.append(f"awaiting hand grading {num(awaiting)}")
+    return text("，".join(zh), ", ".join(en)).pick(t.lang)
+
+
+def problem_checks(result: SubmissionResult) -> list[CheckResult]:
+    return [c for c in result.checks if is_problem(c)]
+
+
+def failure_note(failures: int, timeouts: int, t: Translator) -> str:
+    """`4 of 6 failures are timeouts`, so that a check stopped at its time limit does not read as wrong work."""
+    if not timeouts:
+        return ""
+    verb = "is a timeout" if timeouts == 1 else "are timeouts"
+    return text(f"{failures} 次未通过中有 {timeouts} 次是超时",
+                f"{timeouts} of {failures} failures {verb}").pick(t.lang)
 
 
 # ---- numeric comparisons -------------------------------------------------------------------------------
@@ -362,8 +427,9 @@ def check_view(entry: Entry, check: CheckResult, t: Translator) -> CheckView:
     if "answer" in details or "question" in details:
         answer = AnswerView(question=str(details.get("question") or ""),
                             answer=str(details.get("answer") or ""))
+    status = shown_status(check)
     return CheckView(
-        id=check.id, anchor=_anchor(check.id), status=check.status, status_label=t.status(check.status),
+        id=check.id, anchor=_anchor(check.id), status=status, status_label=t.status(status),
         score=num(check.score), max_score=num(check.max_score),
         message=t.message_lines(check.messages, check.message),
         comparisons=comparisons, cases_matched=cases_matched,
@@ -397,6 +463,8 @@ class StudentPage:
     score: str
     max_score: str
     percent: float
+    score_note: str
+    repack: list[str]
     groups: list[GroupView]
     environment: list[tuple[str, str]]
     timings: list[tuple[str, str]]
@@ -415,18 +483,18 @@ def _percent(score: float, max_score: float) -> float:
 def student_page(entry: Entry, t: Translator, names: Anonymizer) -> StudentPage:
     result = entry.result
     by_group: dict[str, list[CheckResult]] = defaultdict(list)
-    for check in result.checks:
+    # A rejected archive ran nothing: its checks would only repeat the one reason, stated once above them.
+    for check in result.checks if result.status == "graded" else []:
         by_group[check.group].append(check)
     totals = result.group_scores()
     groups = []
     for key in ordered_groups(list(by_group)):
         score, max_score = totals[key]
-        counts = Counter(c.status for c in by_group[key])
+        counts = Counter(shown_status(c) for c in by_group[key])
         groups.append(GroupView(
             name=t.group(key), anchor=f"group-{key}", score=num(score), max_score=num(max_score),
             percent=_percent(score, max_score),
-            statuses=[(s, t.status(s), counts[s]) for s in ("passed", "failed", "error", "timeout", "skipped")
-                      if counts[s]],
+            statuses=[(s, t.status(s), counts[s]) for s in SHOWN_STATUSES if counts[s]],
             checks=[check_view(entry, c, t) for c in by_group[key]],
         ))
     env = result.environment
@@ -437,7 +505,8 @@ def student_page(entry: Entry, t: Translator, names: Anonymizer) -> StudentPage:
         source=result.submission.source, sha256=result.submission.sha256 or "",
         status=result.status, status_label=t.status(result.status), error=result.error or "",
         score=num(result.score), max_score=num(result.max_score),
-        percent=_percent(result.score, result.max_score), groups=groups, environment=environment,
+        percent=_percent(result.score, result.max_score), score_note=score_note(result, t),
+        repack=t.lines("repack") if result.status == "rejected" else [], groups=groups, environment=environment,
         timings=[(k, num(v)) for k, v in result.timings.items()],
         logs=[(k, _tail(plain(v))) for k, v in result.logs.items()],
     )
@@ -500,6 +569,8 @@ class Row:
     max_score: str
     time: str
     time_value: float | str
+    awaiting: str = ""  # points of written answers not graded yet
+    score_note: str = ""
 
 
 @dataclass
@@ -508,6 +579,24 @@ class PassRate:
     passed: int
     present: int
     percent: float
+    note: str = ""  # "4 of 6 failures are timeouts", or that a written answer's count is of those graded
+    mostly_timeouts: bool = False
+
+
+@dataclass
+class Problem:
+    """A submission with checks that did not get a fair run (timeout, error, grader failure): regrade it."""
+
+    name: str
+    href: str
+    checks: list[tuple[str, str, str, str]]  # (check id, status, status label, link to its card)
+
+
+@dataclass
+class Count:
+    label: str
+    value: int
+    href: str = ""  # the section that lists them
 
 
 @dataclass
@@ -527,7 +616,8 @@ class Dashboard:
     pass_rates: list[PassRate]
     failures: list[Failure]
     slowest: list[tuple[str, str, str]]
-    counts: list[tuple[str, int]]
+    counts: list[Count]
+    problems: list[Problem]
     times: list[tuple[str, str]]
     environment: list[tuple[str, list[tuple[str, int]]]]
     similarity: bool
@@ -568,7 +658,33 @@ def _row(item: Listed, group_keys: list[str], batch: Batch, t: Translator, names
         total=num(e.result.score), total_value=e.result.score, max_score=num(e.result.max_score),
         time="" if seconds is None else num(round(seconds, 1)),
         time_value="" if seconds is None else seconds,
+        awaiting=num(awaiting_points(e.result)) if awaiting_points(e.result) else "",
+        score_note=score_note(e.result, t),
     )
+
+
+def problems(entries: list[Entry], t: Translator, names: Anonymizer,
+             href: Callable[[Entry], str]) -> list[Problem]:
+    """Every graded submission with a check that timed out, errored or failed in the grader."""
+    found = []
+    for e in entries:
+        checks = problem_checks(e.result) if e.result.status == "graded" else []
+        if checks:
+            page = href(e)
+            found.append(Problem(names.name(e), page, [
+                (c.id, c.status, t.status(c.status), f"{page}#{_anchor(c.id)}" if page else "") for c in checks]))
+    return found
+
+
+def pass_rate(check_id: str, statuses: Counter[str], t: Translator) -> PassRate:
+    """Passed / present for one check, and how many of its failures were timeouts."""
+    present, passed = sum(statuses.values()), statuses["passed"] + statuses["graded"]
+    failures = statuses["failed"] + statuses["error"] + statuses["timeout"]
+    note = failure_note(failures, statuses["timeout"], t)
+    if check_id.split("/", 1)[0] == MANUAL_GROUP:
+        note = t("graded_by_hand_count")
+    return PassRate(check_id, passed, present, _percent(passed, present), note=note,
+                    mostly_timeouts=2 * statuses["timeout"] > failures)
 
 
 def dashboard(batch: Batch, t: Translator, names: Anonymizer, *, similarity: bool,
@@ -582,16 +698,15 @@ def dashboard(batch: Batch, t: Translator, names: Anonymizer, *, similarity: boo
     max_total = batch_max_score(batch)
     rows = [_row(item, group_keys, batch, t, names, href, max_total) for item in class_list(batch)]
 
-    present: Counter[str] = Counter()
-    passed: Counter[str] = Counter()
+    statuses: dict[str, Counter[str]] = defaultdict(Counter)
     failed_by: dict[tuple[str, str], set[str]] = defaultdict(set)
     example: dict[tuple[str, str], str] = {}
     for e in graded:
         for c in e.result.checks:
-            present[c.id] += 1
+            statuses[c.id][shown_status(c)] += 1
             if c.status == "passed":
-                passed[c.id] += 1
-            elif c.group != MANUAL_GROUP:  # "awaiting a TA" is not a failure worth counting
+                continue
+            if c.group != MANUAL_GROUP:  # "awaiting a TA" is not a failure worth counting
                 message = names.scrub(t.message(c.messages, c.message))
                 # Messages quote each student's own numbers; the same mistake should count once.
                 key = (c.id, NUMBER.sub("#", message))
@@ -615,13 +730,14 @@ def dashboard(batch: Batch, t: Translator, names: Anonymizer, *, similarity: boo
         counted = Counter(str(getattr(e.result.environment, attr)) for e in entries)
         environment.append((t(key), counted.most_common()))
 
-    counts = [(t("graded_count"), len(graded)), (t("rejected_count"), len(entries) - len(graded)),
-              (t("unreadable_count"), len(batch.unreadable))]
+    found = problems(entries, t, names, href)
+    counts = [Count(t("graded_count"), len(graded)), Count(t("rejected_count"), len(entries) - len(graded)),
+              Count(t("unreadable_count"), len(found) + len(batch.unreadable), "#problems")]
     if batch.roster is not None:
-        counts += [(t("missing_count"), sum(r.status == MISSING for r in rows)),
-                   (t("unmatched_count"), sum(r.flag == "unmatched" for r in rows))]
+        counts += [Count(t("missing_count"), sum(r.status == MISSING for r in rows)),
+                   Count(t("unmatched_count"), sum(r.flag == "unmatched" for r in rows))]
         ambiguous = sum(r.flag == "ambiguous" for r in rows)
-        counts += [(t("ambiguous_count"), ambiguous)] if ambiguous else []
+        counts += [Count(t("ambiguous_count"), ambiguous)] if ambiguous else []
     return Dashboard(
         groups=[(g, t.group(g)) for g in group_keys],
         rows=rows,
@@ -629,11 +745,11 @@ def dashboard(batch: Batch, t: Translator, names: Anonymizer, *, similarity: boo
                   if e.result.status == "rejected"],
         unreadable=[(names.scrub(u.folder.name), names.scrub(u.reason)) for u in batch.unreadable],
         histogram=plots.histogram([e.result.score for e in graded], max_total) if graded else None,
-        pass_rates=[PassRate(cid, passed[cid], present[cid], _percent(passed[cid], present[cid]))
-                    for cid in check_order],
+        pass_rates=[pass_rate(cid, statuses[cid], t) for cid in check_order],
         failures=failures,
         slowest=[(names.name(e), href(e), num(round(s, 1))) for s, e in timed[:slowest_shown]],
         counts=counts,
+        problems=found,
         times=times,
         environment=environment,
         similarity=similarity,
