@@ -15,6 +15,7 @@ import shutil
 import subprocess
 from html import unescape
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
@@ -103,13 +104,17 @@ def instrument(page: Path, driver: str) -> Path:
 
 
 def run_in_chromium(page: Path, profile: Path) -> dict:
+    return run_in_chromium_at(page.as_uri(), profile)
+
+
+def run_in_chromium_at(url: str, profile: Path) -> dict:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         pytest.fail("headless Chromium is needed: apt-get install -y chromium fonts-noto-cjk")
     proc = subprocess.run(
         [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
-         "--dump-dom", page.as_uri()],
+         "--dump-dom", url],
         capture_output=True, text=True, timeout=180)
     found = re.search(r'<pre id="test-result">(.*?)</pre>', proc.stdout, re.S)
     assert found, f"the driver script did not run; chromium said:\n{proc.stderr[-3000:]}"
@@ -151,3 +156,57 @@ def test_student_page_loads_its_figures_and_images_without_errors(rendered, tmp_
     assert result["svgs"] == 3  # one loss/Dice figure per training check
     assert result["images"] == 4 and result["imagesLoaded"]  # three samples and the notebook's loss plot
     assert result["title"] == "UNet 实验评分报告 / UNet lab grading report"
+
+
+DRIVE_PROBLEMS = REPORT + """
+(function () {
+  var card = Array.prototype.filter.call(document.querySelectorAll("#counts .card"), function (c) {
+    return c.textContent.indexOf("Results with problems") >= 0;
+  })[0];
+  var link = card.querySelector("a");
+  link.click();
+  var target = document.querySelector(link.getAttribute("href"));
+  report({
+    count: card.querySelector(".value").textContent.trim(),
+    hash: location.hash,
+    targetFound: target !== null,
+    links: Array.prototype.map.call(target.querySelectorAll("#problem-list a"), function (a) {
+      return {text: a.textContent.trim(), href: a.href};
+    }),
+  });
+})();"""
+
+LANDED = REPORT + """
+(function () {
+  var card = document.getElementById(location.hash.slice(1));
+  report({card: card ? card.className : null, id: card ? card.querySelector("h3").textContent : null,
+          student: document.querySelector(".header strong").textContent});
+})();"""
+
+
+def test_the_problems_card_counts_the_problems_and_its_links_reach_the_students(tmp_path):
+    from grader.messages import text
+    from grader.results import CheckResult, Environment, SubmissionInfo, SubmissionResult
+
+    out = tmp_path / "reports"
+    shutil.copytree(FIXTURES, out)  # TIMEOUT: three networks stopped at their time limit
+    died = CheckResult.make("grader", "error", 0, text("评分进程两次中断", "the grading worker died twice"))
+    SubmissionResult(SubmissionInfo("2021005_sun", "2021005_sun.tar.gz"), Environment("t"), checks=[died]).write(
+        out / "2021005_sun" / "result.json")
+    render_all(out, lang="en")
+
+    result = run_in_chromium(instrument(out / "index.html", DRIVE_PROBLEMS), tmp_path / "profile")
+    assert result["errors"] == []
+    assert result["count"] == "2" and result["hash"] == "#problems" and result["targetFound"]
+    texts = [link["text"] for link in result["links"]]
+    assert texts == [TIMEOUT, "training/unet", "training/unet_shallow", "training/unet_add", "2021005_sun", "grader"]
+
+    for link in result["links"]:
+        page_url, _, anchor = link["href"].partition("#")
+        page = Path(unquote(page_url.removeprefix("file://")))
+        copy = instrument(page, LANDED)
+        landed = run_in_chromium_at(f"{copy.as_uri()}#{anchor}" if anchor else copy.as_uri(), tmp_path / "profile")
+        assert landed["errors"] == []
+        assert landed["student"] == page.parent.name
+        if anchor:  # a check's link lands on that check's card
+            assert landed["id"] == link["text"] and "check" in landed["card"].split()
