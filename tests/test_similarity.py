@@ -711,3 +711,48 @@ def test_thresholds_are_settings(tmp_path):
     assert analyse(out, kit=kit, solution=tmp_path / "none")
     strict = Settings(code_threshold=1.01)
     assert analyse(out, kit=kit, solution=tmp_path / "none", settings=strict) == []
+
+
+# ---- identical work, however common ---------------------------------------------------------------------
+
+def test_six_identical_submissions_are_one_cluster_and_the_common_code_set_aside_is_counted(tmp_path):
+    from grader.similarity import analyse_all
+
+    kit, out = make_kit(tmp_path), tmp_path / "reports"
+    independent_batch(out)  # bob, carol, alice: written independently
+    copies = [f"copy{i}" for i in range(6)]
+    for sub_id in copies:  # byte for byte the same files, notebook included
+        add_submission(out, sub_id, MALLORY, deconv=MALLORY["deconv2d"])
+
+    found = analyse_all(out, kit=kit, solution=tmp_path / "none")
+
+    # More than the common limit (3 of 9) share every fingerprint of the copies, so no pair is left ...
+    assert found.set_aside.limit == 3 and found.set_aside.submissions == 9
+    assert pair_ids(found.pairs) == []
+    # ... but the copies are reported together, with alice, whose code they are once renamed and reordered
+    assert [(c.members, c.identical) for c in found.clusters] == [(["alice", *copies], True)]
+    cluster = found.clusters[0]
+    assert cluster.similarity == 1.0 and cluster.fingerprints >= 10
+    assert cluster.tasks == ["jaccard", "unet_shallow", "up_add", "deconv2d"]
+    # what was set aside for being common is counted: at least every fingerprint of the copies' own code
+    assert found.set_aside.code >= cluster.fingerprints
+
+
+def test_near_identical_copies_cluster_and_independent_work_does_not(tmp_path):
+    from grader.similarity import analyse_all
+
+    kit, out = make_kit(tmp_path), tmp_path / "reports"
+    independent_batch(out)
+    extra = dict(MALLORY, deconv2d=MALLORY["deconv2d"].replace(
+        "    return np.ascontiguousarray", "    res = res * 1\n    return np.ascontiguousarray"))
+    for i in range(4):
+        add_submission(out, f"copy{i}", MALLORY if i else extra, deconv=(MALLORY if i else extra)["deconv2d"])
+
+    found = analyse_all(out, kit=kit, solution=tmp_path / "none")
+
+    assert [c.members for c in found.clusters] == [["alice", "copy0", "copy1", "copy2", "copy3"]]
+    assert not found.clusters[0].identical and 0.9 <= found.clusters[0].similarity < 1.0
+
+    alone = tmp_path / "alone"
+    independent_batch(alone)
+    assert analyse_all(alone, kit=kit, solution=tmp_path / "none").clusters == []

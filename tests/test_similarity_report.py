@@ -32,9 +32,13 @@ def test_the_command_writes_a_page_and_a_csv_ranked_by_score(tmp_path, capsys):
     assert similarity(out, kit) == 0
 
     assert "3 submission(s) compared, 1 pair(s)" in capsys.readouterr().out
-    rows = list(csv.DictReader((out / "similarity.csv").open(encoding="utf-8")))
+    every = list(csv.DictReader((out / "similarity.csv").open(encoding="utf-8")))
+    assert [r["kind"] for r in every] == ["pair", "cluster", "set-aside"]
+    rows = [r for r in every if r["kind"] == "pair"]
     assert [(r["rank"], r["a"], r["b"], r["evidence"]) for r in rows] == [("1", "alice", "mallory",
                                                                            "outputs code answers")]
+    # Mallory renamed Alice's names and moved her statements: the same code once normalised
+    assert (every[1]["rank"], every[1]["members"], every[1]["evidence"]) == ("C1", "alice mallory", "identical-code")
     assert float(rows[0]["score"]) == 1.0
     assert "deconv2d" in rows[0]["code"] and "q4" in rows[0]["answers"]
     assert int(rows[0]["output_run"]) >= 5 and rows[0]["output_values"].split()[0] in training_log(1)
@@ -62,7 +66,8 @@ def test_thresholds_can_be_set_on_the_command_line(tmp_path):
     strict = ["--min-run", "1000", "--code-min-shared", "1000", "--text-min-shared", "1000"]
     assert similarity(out, kit, *strict) == 0
 
-    assert list(csv.reader((out / "similarity.csv").open(encoding="utf-8")))[1:] == []
+    rows = list(csv.DictReader((out / "similarity.csv").open(encoding="utf-8")))
+    assert [r["kind"] for r in rows] == ["set-aside"]  # no pair, no cluster
     assert "没有超过阈值的配对" in (out / "similarity.html").read_text(encoding="utf-8")
 
 
@@ -77,3 +82,27 @@ def test_without_the_kit_the_page_says_so(tmp_path):
     assert similarity(out, tmp_path / "no-kit") == 0
 
     assert "未找到学生包" in (out / "similarity.html").read_text(encoding="utf-8")
+
+
+def test_the_page_and_csv_report_identical_copies_and_what_was_set_aside(tmp_path):
+    from .test_similarity import independent_batch
+
+    kit, out = make_kit(tmp_path), tmp_path / "reports"
+    independent_batch(out)
+    for i in range(6):
+        add_submission(out, f"copy{i}", MALLORY, deconv=MALLORY["deconv2d"])
+
+    assert similarity(out, kit) == 0
+
+    rows = list(csv.DictReader((out / "similarity.csv").open(encoding="utf-8")))
+    clusters = [r for r in rows if r["kind"] == "cluster"]
+    assert [r["members"] for r in clusters] == ["alice copy0 copy1 copy2 copy3 copy4 copy5"]
+    note = next(r for r in rows if r["kind"] == "set-aside")["code"]
+    assert re.fullmatch(r"\d+ code fingerprints and \d+ answer shingles common to more than 3 of the 9 "
+                        r"submissions \(over 5% of the class\) were set aside as no evidence for a pair; "
+                        r"the clusters of identical code still count them", note)
+    assert int(note.split()[0]) > 0
+    html = (out / "similarity.html").read_text(encoding="utf-8")
+    table = html[html.index('id="clusters"'):html.index("</table>", html.index('id="clusters"'))]
+    assert "7: alice, copy0, copy1, copy2, copy3, copy4, copy5" in table and "identical" in table
+    assert note.split(";")[0] in html[html.index('id="set-aside"'):]

@@ -10,15 +10,15 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from .compare import Pair, Settings, compare
+from .compare import Findings, Pair, Settings, compare, findings
 from .extract import load_batch, load_kit
-from .render import write
+from .render import set_aside_text, write
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_KIT = REPO_ROOT / "assignment" / "week-06"
 DEFAULT_SOLUTION = REPO_ROOT / "solutions" / "week-06"
 
-__all__ = ["Pair", "Settings", "analyse", "main"]
+__all__ = ["Findings", "Pair", "Settings", "analyse", "analyse_all", "main"]
 
 
 def analyse(out_dir: Path, *, kit: Path = DEFAULT_KIT, solution: Path = DEFAULT_SOLUTION,
@@ -27,6 +27,14 @@ def analyse(out_dir: Path, *, kit: Path = DEFAULT_KIT, solution: Path = DEFAULT_
     settings = settings or Settings()
     return compare(load_batch(out_dir, settings.output_min_digits),
                    load_kit(kit, [solution], settings.output_min_digits), settings)
+
+
+def analyse_all(out_dir: Path, *, kit: Path = DEFAULT_KIT, solution: Path = DEFAULT_SOLUTION,
+                settings: Settings | None = None) -> Findings:
+    """The pairs, the clusters of identical or near-identical own code, and the common code set aside."""
+    settings = settings or Settings()
+    return findings(load_batch(out_dir, settings.output_min_digits),
+                    load_kit(kit, [solution], settings.output_min_digits), settings)
 
 
 def main(*, out_dir: Path, kit: Path | None = None, solution: Path | None = None,
@@ -42,7 +50,9 @@ def main(*, out_dir: Path, kit: Path | None = None, solution: Path | None = None
     if not loaded_kit.found:
         echo(f"warning: no student kit at {kit} (pass --kit): the code it gives out is only discounted where "
              f"more than {settings.common_fraction:.0%} of the batch shares it")
-    pairs = compare(subs, loaded_kit, settings)
-    html, csv = write(out_dir, pairs, subs=subs, kit=loaded_kit, kit_path=kit, settings=settings)
-    echo(f"{len(subs)} submission(s) compared, {len(pairs)} pair(s) worth a look: {html} , {csv}")
+    found = findings(subs, loaded_kit, settings)
+    html, csv = write(out_dir, found, subs=subs, kit=loaded_kit, kit_path=kit, settings=settings)
+    clusters = f", {len(found.clusters)} cluster(s) of identical or near-identical code" if found.clusters else ""
+    echo(f"{len(subs)} submission(s) compared, {len(found.pairs)} pair(s) worth a look{clusters}; "
+         f"{set_aside_text(found.set_aside).en}: {html} , {csv}")
     return 0

@@ -10,6 +10,12 @@ the work grows with the pairs that share something, not with all n(n-1)/2 pairs:
 - outputs: the longest run of floats that two notebooks print in the same order. Training is random, so
   a shared run of several printed losses means the two notebooks did not train independently.
 
+Identical or near-identical own code is reported whatever the batch shares: clusters of submissions whose
+own code (the kit's subtracted, nothing set aside for being common) is the same after normalisation, or
+alike to `identical_threshold` (Jaccard similarity of the two fingerprint sets). A class that copied one
+source is otherwise invisible, since its code is exactly what is common. How many fingerprints were set
+aside for being common is counted and reported.
+
 Code and answers pass their threshold when, pooled over the tasks (questions) both students wrote, or in
 one task alone, at least `*_min_shared` fingerprints are shared and they make at least `*_threshold` of the
 smaller side's. A pair is listed when one kind passes; its score, for ranking, is
@@ -49,6 +55,8 @@ class Settings:
     - answers: independent pairs at 60% or more shared at most 11 shingles; planted copies (words swapped,
       a phrase added) shared 34 or more at 85% or more. The copies in tests/ share 47 to 63 per answer.
     - outputs: the longest run of identical floats in independent pairs was 2; planted copies had 34+.
+    - clusters: at 0.9, seeds 0 and 1 gave 11 and 13 clusters, every pair in them a planted code copy (26
+      of the 28 planted), no independent pair.
     """
 
     k: int = 6  # tokens per code k-gram
@@ -62,6 +70,7 @@ class Settings:
     text_min_shared: int = 20
     output_min_run: int = 5  # identical floats both notebooks print, one after another
     output_min_digits: int = 4  # significant digits a printed float needs to count
+    identical_threshold: float = 0.9  # own code this alike (Jaccard of the fingerprint sets) is clustered
 
     def common_limit(self, batch_size: int) -> int:
         return max(self.common_min, math.floor(self.common_fraction * batch_size))
@@ -175,12 +184,13 @@ class Pair:
         return data
 
 
-def _keep_rare(per_sub: list[dict[int, Any]], limit: int) -> None:
-    """Drop, in place, the keys held by more than `limit` submissions."""
+def _keep_rare(per_sub: list[dict[int, Any]], limit: int) -> int:
+    """Drop, in place, the keys held by more than `limit` submissions; return how many distinct keys that was."""
     df = Counter(key for prints in per_sub for key in prints)
     for prints in per_sub:
         for key in [key for key in prints if df[key] > limit]:
             del prints[key]
+    return sum(count > limit for count in df.values())
 
 
 def _shared_counts(per_sub: list[dict[int, Any]]) -> Counter[tuple[int, int]]:
@@ -215,26 +225,45 @@ def _region_code(region: Region, settings: Settings, kit_grams: set[int]) -> _Co
     return _Code(region, cp.statements, {fp: where for fp, where in cp.prints.items() if fp not in kit_grams})
 
 
-def _code(subs: list[Submission], kit: Kit, settings: Settings, limit: int) -> dict[str, list[_Code | None]]:
+@dataclass
+class SetAside:
+    """What was set aside as common to the class: no evidence for a pair (clusters still see it)."""
+
+    code: int  # distinct code fingerprints
+    answers: int  # distinct answer shingles
+    limit: int  # held by more than this many submissions
+    submissions: int
+    fraction: float
+
+
+def _code(subs: list[Submission], kit: Kit, settings: Settings, limit: int
+          ) -> tuple[dict[str, list[_Code | None]], list[set[tuple[str, int]]], int]:
+    """Per task, each submission's code with the common fingerprints dropped; each submission's own code
+    whole (every task's fingerprints, the kit's subtracted, none dropped); how many were dropped."""
     kit_grams: set[int] = set()
     for scope in kit.scopes:  # a copy: fingerprinting rewrites the tree, and the kit may be compared again
         kit_grams |= code_prints(copy.deepcopy(scope), settings.k, settings.window).grams
     found: dict[str, list[_Code | None]] = {}
+    own: list[set[tuple[str, int]]] = [set() for _ in subs]
+    dropped = 0
     for task in TASKS:
         per_sub = [_region_code(sub.regions[task], settings, kit_grams) if task in sub.regions else None
                    for sub in subs]
-        _keep_rare([c.prints if c else {} for c in per_sub], limit)
+        for whole, c in zip(own, per_sub, strict=True):
+            whole.update((task, fp) for fp in (c.prints if c else ()))
+        dropped += _keep_rare([c.prints if c else {} for c in per_sub], limit)
         found[task] = per_sub
-    return found
+    return found, own, dropped
 
 
 def _answers(subs: list[Submission], kit: Kit, settings: Settings,
-             limit: int) -> dict[str, list[TextPrints | None]]:
+             limit: int) -> tuple[dict[str, list[TextPrints | None]], int]:
     kit_shingles: set[int] = set()
     for markdown in kit.markdown:
         kit_shingles |= set(text_prints(markdown, settings.text_ngram).prints)
     placeholders = {q: text_tokens(t)[0] for q, t in kit.answers.items()}
     found: dict[str, list[TextPrints | None]] = {}
+    dropped = 0
     for question in sorted({q for sub in subs for q in sub.answers}):
         per_sub: list[TextPrints | None] = []
         for sub in subs:
@@ -245,9 +274,9 @@ def _answers(subs: list[Submission], kit: Kit, settings: Settings,
             tp = text_prints(answer, settings.text_ngram)
             tp.prints = {h: starts for h, starts in tp.prints.items() if h not in kit_shingles}
             per_sub.append(tp)
-        _keep_rare([t.prints if t else {} for t in per_sub], limit)
+        dropped += _keep_rare([t.prints if t else {} for t in per_sub], limit)
         found[question] = per_sub
-    return found
+    return found, dropped
 
 
 def _sequences(subs: list[Submission], kit: Kit, limit: int) -> list[list[Number]]:
@@ -295,12 +324,16 @@ class _Batch:
     answers: dict[str, list[TextPrints | None]]
     sequences: list[list[Number]]
     stats: dict[tuple[int, int], PairStats]
+    own: list[set[tuple[str, int]]]
+    set_aside: SetAside
 
 
 def _prepare(subs: list[Submission], kit: Kit, settings: Settings) -> _Batch:
     limit = settings.common_limit(len(subs))
-    batch = _Batch(subs, _code(subs, kit, settings, limit), _answers(subs, kit, settings, limit),
-                   _sequences(subs, kit, limit), defaultdict(PairStats))
+    code, own, code_dropped = _code(subs, kit, settings, limit)
+    answers, answers_dropped = _answers(subs, kit, settings, limit)
+    batch = _Batch(subs, code, answers, _sequences(subs, kit, limit), defaultdict(PairStats), own,
+                   SetAside(code_dropped, answers_dropped, limit, len(subs), settings.common_fraction))
     kinds: list[tuple[str, dict[str, list[Any]]]] = [("code", batch.code), ("answers", batch.answers)]
     prints = {(kind, name): [p.prints if p else {} for p in per_sub]
               for kind, found in kinds for name, per_sub in found.items()}
@@ -418,9 +451,72 @@ def _volume(pair: Pair) -> int:
             + (len(pair.outputs.run) if pair.outputs else 0))
 
 
-def compare(subs: list[Submission], kit: Kit, settings: Settings) -> list[Pair]:
-    """The pairs whose evidence passes a threshold, the strongest first."""
+@dataclass
+class Cluster:
+    """Submissions whose own code is identical after normalisation, or near it, however common it is."""
+
+    members: list[str]
+    identical: bool  # the same fingerprints, every one (names, comments, layout, literals, order aside)
+    similarity: float  # the lowest Jaccard similarity of two members' own code that joined the cluster
+    fingerprints: int  # own code fingerprints of the smallest member
+    tasks: list[str]  # the tasks their own code covers
+
+
+def _clusters(batch: _Batch, settings: Settings) -> list[Cluster]:
+    """Union of the pairs whose whole own code is at least `identical_threshold` alike (and big enough to
+    say something: `code_min_shared` fingerprints). Every pair is compared: a set intersection each."""
+    own = batch.own
+    parent = list(range(len(own)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    lowest: dict[int, float] = {}
+    candidates = [i for i, prints in enumerate(own) if len(prints) >= settings.code_min_shared]
+    for i, j in combinations(candidates, 2):
+        shared = len(own[i] & own[j])
+        likeness = shared / (len(own[i]) + len(own[j]) - shared)
+        if likeness >= settings.identical_threshold:
+            ri, rj = root(i), root(j)
+            if ri != rj:
+                lowest[ri] = min(likeness, lowest.get(ri, 1.0), lowest.get(rj, 1.0))
+                parent[rj] = ri
+    groups: dict[int, list[int]] = defaultdict(list)
+    for i in candidates:
+        groups[root(i)].append(i)
+    clusters = []
+    for r, members in groups.items():
+        if len(members) < 2:
+            continue
+        prints = [own[i] for i in members]
+        clusters.append(Cluster(
+            members=[batch.subs[i].id for i in members], identical=all(p == prints[0] for p in prints),
+            similarity=round(lowest.get(r, 1.0), 3), fingerprints=min(len(p) for p in prints),
+            tasks=[task for task in TASKS if any(t == task for t, _ in prints[0])]))
+    return sorted(clusters, key=lambda c: (-len(c.members), -c.similarity, c.members))
+
+
+@dataclass
+class Findings:
+    """Everything the report shows: the pairs, the clusters of (near-)identical code, what was set aside."""
+
+    pairs: list[Pair]
+    clusters: list[Cluster]
+    set_aside: SetAside
+
+
+def findings(subs: list[Submission], kit: Kit, settings: Settings) -> Findings:
+    """The pairs whose evidence passes a threshold (strongest first), the clusters, the common code set aside."""
     batch = _prepare(subs, kit, settings)
     pairs = [_pair(batch, i, j, settings)
              for (i, j), stats in batch.stats.items() if stats.evidence(settings)]
-    return sorted(pairs, key=lambda p: (-p.score, -_volume(p), p.a, p.b))
+    pairs.sort(key=lambda p: (-p.score, -_volume(p), p.a, p.b))
+    return Findings(pairs, _clusters(batch, settings), batch.set_aside)
+
+
+def compare(subs: list[Submission], kit: Kit, settings: Settings) -> list[Pair]:
+    """The pairs whose evidence passes a threshold, the strongest first."""
+    return findings(subs, kit, settings).pairs
