@@ -143,15 +143,18 @@ def _add_calibrate(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_check(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("check", help="a student's self-check of a week-06 folder, on the public cases only")
-    p.add_argument("folder", nargs="?", type=Path, default=Path("."), metavar="FOLDER",
-                   help="the week-06 folder (default: the current folder)")
+    p = sub.add_parser("check", help="a student's self-check of a week-06 folder or archive, on the public cases "
+                       "only")
+    p.add_argument("folder", nargs="?", type=Path, default=Path("."), metavar="FOLDER|ARCHIVE",
+                   help="the week-06 folder, or the archive you will hand in, checked as the TA's grading unpacks "
+                   "it (default: the current folder)")
     p.add_argument("--train", action="store_true",
                    help="also train the three networks briefly (the training check, cpu profile: minutes)")
     p.add_argument("--notebook", action="store_true",
                    help="also run the notebook with its training capped (about a minute on a laptop)")
     p.add_argument("--html", nargs="?", const="", metavar="DIR",
-                   help="also write the report page a TA would see (default: <FOLDER>-check/ beside FOLDER)")
+                   help="also write the report page a TA would see (default: week-06-check/ beside FOLDER or "
+                   "ARCHIVE)")
     p.add_argument("--lang", choices=["zh", "en", "both"], default="both",
                    help="language of the table and the page")
 

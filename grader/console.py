@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Sequence
 
@@ -30,9 +31,37 @@ def pad(s: str, columns: int) -> str:
     return s + " " * max(columns - width(s), 0)
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+def wrap(s: str, columns: int) -> list[str]:
+    """`s` as lines of at most `columns` terminal columns: broken at spaces, or between Chinese characters
+    (which need none); a word longer than a line is cut."""
+    lines: list[str] = []
+    for paragraph in s.split("\n"):
+        line = ""
+        for token in re.findall(r"\S+\s*|\s+", paragraph):
+            # a word goes whole; Chinese (two columns a character, no spaces) breaks anywhere
+            wide = width(token) > len(token)
+            pieces = list(token) if wide or width(token.rstrip()) > columns else [token]
+            for piece in pieces:
+                candidate = line + piece
+                if width(candidate.rstrip()) <= columns:
+                    line = candidate
+                    continue
+                if line.strip():
+                    lines.append(line.rstrip())
+                line = piece.lstrip()
+        lines.append(line.rstrip())
+    return lines
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], columns: int | None = None) -> str:
     """Rows under a header and a rule, columns padded. The last column is left ragged, so a long hint
-    does not widen every row, and may hold several lines (say, Chinese then English), each under the last."""
+    does not widen every row, and may hold several lines (say, Chinese then English), each under the last.
+
+    With `columns`, the last column goes on lines of its own under each row, indented past the first
+    column and wrapped, so that every line fits in `columns`.
+    """
+    if columns is not None:
+        return _narrow(headers, rows, columns)
     widths = [max(width(str(r[i])) for r in [headers, *rows]) for i in range(len(headers) - 1)]
     indent = " " * (sum(widths) + 2 * len(widths))
 
@@ -43,6 +72,22 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
     rule = "  ".join(["-" * w for w in widths] + ["-" * max(width(headers[-1]), 4)])
     return "\n".join([line(headers), rule, *(line(r) for r in rows)])
+
+
+def _narrow(headers: Sequence[str], rows: Sequence[Sequence[str]], columns: int) -> str:
+    shown = [[str(c) for c in r[:-1]] for r in [headers, *rows]]
+    widths = [max(width(r[i]) for r in shown) for i in range(len(headers) - 1)]
+    indent = " " * (widths[0] + 2)
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(pad(c, w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
+    out = [line(shown[0]) + "  " + headers[-1] if width(line(shown[0]) + headers[-1]) + 2 <= columns
+           else line(shown[0]), "  ".join("-" * w for w in widths)]
+    for cells, row in zip(shown[1:], rows, strict=True):
+        out.append(line(cells))
+        out.extend(indent + part for part in wrap(str(row[-1]), columns - len(indent)) if part)
+    return "\n".join(out)
 
 
 def duration(seconds: float) -> str:

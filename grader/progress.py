@@ -102,3 +102,45 @@ class Progress:
             self.stop.set()
         if self.ticker is not None:
             self.ticker.join()
+
+
+class Ticker:
+    """While one long step runs (a self-check's training): on a terminal, a live line with the time taken,
+    redrawn every second; elsewhere a plain line every `every_s`, so a log shows it is still going."""
+
+    def __init__(self, label: str, stream: TextIO | None = None, tty: bool | None = None, every_s: float = 30.0,
+                 refresh_s: float = REFRESH_S):
+        self.label = label
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty() if tty is None else tty
+        self.every_s = every_s
+        self.refresh_s = refresh_s
+        self.start = time.monotonic()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="ticker", daemon=True)
+
+    def _line(self) -> str:
+        return f"{self.label} {duration(time.monotonic() - self.start)}"
+
+    def _run(self) -> None:
+        wait = self.refresh_s if self.tty else self.every_s
+        while not self.stop.wait(wait):
+            if self.tty:
+                self.stream.write("\r\033[K" + clip(self._line(), shutil.get_terminal_size((80, 24)).columns - 1))
+            else:
+                self.stream.write(self._line() + "\n")
+            self.stream.flush()
+
+    def __enter__(self) -> Ticker:
+        self.start = time.monotonic()
+        self.stream.write(("\r\033[K" if self.tty else "") + self._line() + ("" if self.tty else "\n"))
+        self.stream.flush()
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+        if self.tty:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
