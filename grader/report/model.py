@@ -111,6 +111,7 @@ def score_note(result: SubmissionResult, t: Translator) -> str:
 
 
 def problem_checks(result: SubmissionResult) -> list[CheckResult]:
+    """The submission's checks that timed out, errored or failed in the grader."""
     return [c for c in result.checks if is_problem(c)]
 
 
