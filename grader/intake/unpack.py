@@ -37,7 +37,7 @@ def unpack(source: SubmissionSource, dest: Path, caps: Caps = DEFAULT_CAPS) -> U
                 tree.add(entry)
         if tree.files == 0:
             raise Rejected(reasons.empty_submission())
-        root, notebook, found = find_layout(tree.root)
+        root, notebook, found = find_layout(tree.root, tree.checkpoint_notebooks)
     except BaseException:
         tree.clear()
         raise
