@@ -14,8 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from grader.cli import main as cli_main
 from grader.intake import SubmissionSource, collect, unpack
 from tests.conftest import build_original_kit
+
+FUNCTION_GROUPS = ("jaccard", "unet_shallow", "up_add", "unet_add", "deconv2d")
 
 
 def packed(folder: Path, archive: Path) -> Path:
@@ -81,3 +84,27 @@ def test_a_folder_named_with_a_space_is_collected_as_one_submission(tmp_path):
     shutil.rmtree(folder)
     (found,) = collect([tmp_path / "downloads"])
     assert found.path == archive and found.id == "Week_7"
+
+
+@pytest.mark.slow
+def test_original_kit_hand_ins_through_the_grader_get_every_function_point_or_fail_naming_the_file(tmp_path):
+    """End to end (sandbox included): a `Week 7` hand-in with its litter, and one with dice_loss.py beside unet/."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    packed(build_original_kit(tmp_path / "ok"), inbox / "Week 7.tar.gz")
+    misplaced = build_original_kit(tmp_path / "misplaced", top="week7")
+    shutil.move(misplaced / "unet" / "dice_loss.py", misplaced / "dice_loss.py")
+    packed(misplaced, inbox / "week7.zip")
+    code = cli_main(["grade", str(inbox), "--out", str(tmp_path / "out"), "--workers", "1", "--seed", "7",
+                     "--checks", ",".join(f"{g}*" for g in FUNCTION_GROUPS)])
+    assert code == 0
+    ok = json.loads((tmp_path / "out" / "Week_7" / "result.json").read_text())
+    assert ok["status"] == "graded" and ok["score"] == ok["max_score"] > 0
+    assert {c["id"].split("/")[0] for c in ok["checks"]} == set(FUNCTION_GROUPS)
+    assert any("grading Week 7/Assignment.ipynb (ignored: Week 7/.ipynb_checkpoints/" in w
+               for w in ok["extra"]["warnings"])
+    bad = {c["id"]: c for c in json.loads((tmp_path / "out" / "week7" / "result.json").read_text())["checks"]}
+    lost = {cid for cid, c in bad.items() if c["score"] < c["max_score"]}
+    assert lost == {cid for cid in bad if cid.startswith("jaccard/")}
+    assert all(bad[cid]["status"] == "failed" and "found at dice_loss.py, expected at unet/dice_loss.py"
+               in bad[cid]["message"] for cid in lost)
