@@ -3,8 +3,11 @@
 A fixture submission is a folder under tests/fixtures/submissions/<name>/ that lists only what differs
 from solutions/week-06/: a file replaces the solution's file, a file ending in `.append` is appended to it
 (so a fixture can redefine one function or class without copying the module), a file
-`<notebook>.ipynb.cells/<tag>.py` becomes the source of the notebook's cells tagged `<tag>`, and a `DELETE`
-file lists paths to remove. Submissions are always built in tmp_path; tests never write into the repo.
+`<notebook>.ipynb.cells/<tag>.py` becomes the source of the notebook's cells tagged `<tag>`, a `DELETE`
+file lists paths to remove, and a `MOVE` file lines `old -> new` (a lab file handed in in the wrong place).
+The original-kit hand-in (`original_kit/Week 7/`, see `build_original_kit`) takes overlays of the same kinds
+from `original_kit_variants/<name>/`. Submissions are always built in tmp_path; tests never write into the
+repo.
 """
 
 from __future__ import annotations
@@ -69,6 +72,10 @@ def _overlay(root: Path, library: Path, fixture: str | None, files: dict[str, st
             for line in content.split():
                 target = root / line
                 shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
+        elif rel == "MOVE":
+            for line in content.splitlines():
+                old, new = (part.strip() for part in line.split("->"))
+                shutil.move(root / old, root / new)
         elif rel.endswith(".append"):
             target = root / rel[: -len(".append")]
             target.write_text(target.read_text(encoding="utf-8") + "\n\n" + content, encoding="utf-8")

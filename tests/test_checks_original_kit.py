@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
-import shutil
 import warnings
 from pathlib import Path
 
@@ -20,11 +19,6 @@ import torch
 from grader.runner.stages.jaccard import instance
 from tests.conftest import build_original_kit, by_id, run_group_direct
 from tests.test_checks_unet_shallow import WARM_RUNNER, AllGroups, assert_breaks, assert_full_marks
-
-MOVES = {  # variant -> (file as the kit has it, where the student put it)
-    "misplaced_dice": ("unet/dice_loss.py", "dice_loss.py"),
-    "misplaced_model": ("unet/unet_model.py", "unet_model.py"),
-}
 
 
 @pytest.fixture(scope="module")
@@ -37,11 +31,7 @@ def graded(tmp_path_factory):
         key = (variant, removed, public_only)
         if key not in cache:
             work = root / f"{variant}-{len(cache)}"
-            overlay = None if variant in MOVES else variant
-            sub = build_original_kit(work, overlay)
-            if variant in MOVES:
-                kit_place, student_place = MOVES[variant]
-                shutil.move(sub / kit_place, sub / student_place)
+            sub = build_original_kit(work, variant)
             for rel in removed:
                 (sub / rel).unlink()
             notebook = sub / "Assignment.ipynb"

@@ -92,9 +92,7 @@ def test_original_kit_hand_ins_through_the_grader_get_every_function_point_or_fa
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     packed(build_original_kit(tmp_path / "ok"), inbox / "Week 7.tar.gz")
-    misplaced = build_original_kit(tmp_path / "misplaced", top="week7")
-    shutil.move(misplaced / "unet" / "dice_loss.py", misplaced / "dice_loss.py")
-    packed(misplaced, inbox / "week7.zip")
+    packed(build_original_kit(tmp_path / "misplaced", "misplaced_dice", top="week7"), inbox / "week7.zip")
     code = cli_main(["grade", str(inbox), "--out", str(tmp_path / "out"), "--workers", "1", "--seed", "7",
                      "--checks", ",".join(f"{g}*" for g in FUNCTION_GROUPS)])
     assert code == 0
