@@ -42,18 +42,21 @@ def build_submission(dest: Path, fixture: str | None = None, files: dict[str, st
 def build_original_kit(dest: Path, variant: str | None = None, files: dict[str, str] | None = None,
                        top: str = ORIGINAL_TOP) -> Path:
     """The original-kit-style hand-in (`original_kit/Week 7/`) as `dest/<top>`, with a variant overlay
-    from `original_kit_variants/`, extra `files`, and the litter real hand-ins carry: a
-    `.ipynb_checkpoints/` copy of the notebook, `.DS_Store` files and a saved figure under `resources/`
-    (made here, since git keeps none of them)."""
+    from `original_kit_variants/`, extra `files` (`{"Assignment.ipynb": ...}` swaps in another notebook),
+    and the litter real hand-ins carry: a `.ipynb_checkpoints/` copy of the notebook, `.DS_Store` files
+    and a saved figure under `resources/` (made here, since git keeps none of them)."""
     root = dest / top
     shutil.copytree(ORIGINAL_KIT / ORIGINAL_TOP, root, ignore=shutil.ignore_patterns("__pycache__"))
-    (root / ".ipynb_checkpoints").mkdir()
-    shutil.copyfile(root / "Assignment.ipynb", root / ".ipynb_checkpoints" / "Assignment-checkpoint.ipynb")
+    _overlay(root, ORIGINAL_VARIANTS, variant, files)
+    if (root / "Assignment.ipynb").is_file():
+        (root / ".ipynb_checkpoints").mkdir(exist_ok=True)
+        shutil.copyfile(root / "Assignment.ipynb", root / ".ipynb_checkpoints" / "Assignment-checkpoint.ipynb")
     for folder in (root, root / "unet"):
-        (folder / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1" + bytes(64))
-    (root / "resources").mkdir()
+        if folder.is_dir():
+            (folder / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1" + bytes(64))
+    (root / "resources").mkdir(exist_ok=True)
     (root / "resources" / "loss.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(32))
-    return _overlay(root, ORIGINAL_VARIANTS, variant, files)
+    return root
 
 
 def _overlay(root: Path, library: Path, fixture: str | None, files: dict[str, str] | None) -> Path:
