@@ -106,3 +106,13 @@ def test_original_kit_hand_ins_through_the_grader_get_every_function_point_or_fa
     assert lost == {cid for cid in bad if cid.startswith("jaccard/")}
     assert all(bad[cid]["status"] == "failed" and "found at dice_loss.py, expected at unet/dice_loss.py"
                in bad[cid]["message"] for cid in lost)
+
+
+def test_a_folder_hand_in_names_its_checkpoint_copy_without_copying_it(tmp_path):
+    folder = build_original_kit(tmp_path / "src", top="week7")
+    got = unpack(SubmissionSource(id="s", path=folder, kind="folder", sha256=""), tmp_path / "dest")
+    assert got.root == (tmp_path / "dest").resolve()  # a folder is copied as its contents
+    assert got.notebook == got.root / "Assignment.ipynb"
+    assert not (got.root / ".ipynb_checkpoints").exists()
+    assert [w.en for w in got.warnings] == ["Several notebooks found; grading Assignment.ipynb (ignored: "
+                                            ".ipynb_checkpoints/Assignment-checkpoint.ipynb)."]
