@@ -3,8 +3,11 @@
 A fixture submission is a folder under tests/fixtures/submissions/<name>/ that lists only what differs
 from solutions/week-06/: a file replaces the solution's file, a file ending in `.append` is appended to it
 (so a fixture can redefine one function or class without copying the module), a file
-`<notebook>.ipynb.cells/<tag>.py` becomes the source of the notebook's cells tagged `<tag>`, and a `DELETE`
-file lists paths to remove. Submissions are always built in tmp_path; tests never write into the repo.
+`<notebook>.ipynb.cells/<tag>.py` becomes the source of the notebook's cells tagged `<tag>`, a `DELETE`
+file lists paths to remove, and a `MOVE` file lines `old -> new` (a lab file handed in in the wrong place).
+The original-kit hand-in (`original_kit/Week 7/`, see `build_original_kit`) takes overlays of the same kinds
+from `original_kit_variants/<name>/`. Submissions are always built in tmp_path; tests never write into the
+repo.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ REPO = Path(__file__).resolve().parents[1]
 SOLUTION = REPO / "solutions" / "week-06"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "submissions"
 REPORT_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "results"
+ORIGINAL_KIT = Path(__file__).resolve().parent / "fixtures" / "original_kit"
+ORIGINAL_VARIANTS = Path(__file__).resolve().parent / "fixtures" / "original_kit_variants"
+ORIGINAL_TOP = "Week 7"
 BOOTSTRAP = ("import sys, runpy; sys.path.insert(0, sys.argv[1]); del sys.argv[1]; "
              "runpy.run_module('grader_runner', run_name='__main__', alter_sys=True)")
 
@@ -30,11 +36,36 @@ def build_submission(dest: Path, fixture: str | None = None, files: dict[str, st
     """Copy the reference solution to `dest/week-06`, apply a fixture overlay and extra `files`."""
     root = dest / "week-06"
     shutil.copytree(SOLUTION, root, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    return _overlay(root, FIXTURES, fixture, files)
+
+
+def build_original_kit(dest: Path, variant: str | None = None, files: dict[str, str] | None = None,
+                       top: str = ORIGINAL_TOP) -> Path:
+    """The original-kit-style hand-in (`original_kit/Week 7/`) as `dest/<top>`, with a variant overlay
+    from `original_kit_variants/`, extra `files` (`{"Assignment.ipynb": ...}` swaps in another notebook),
+    and the litter real hand-ins carry: a `.ipynb_checkpoints/` copy of the notebook, `.DS_Store` files
+    and a saved figure under `resources/` (made here, since git keeps none of them)."""
+    root = dest / top
+    shutil.copytree(ORIGINAL_KIT / ORIGINAL_TOP, root, ignore=shutil.ignore_patterns("__pycache__"))
+    _overlay(root, ORIGINAL_VARIANTS, variant, files)
+    if (root / "Assignment.ipynb").is_file():
+        (root / ".ipynb_checkpoints").mkdir(exist_ok=True)
+        shutil.copyfile(root / "Assignment.ipynb", root / ".ipynb_checkpoints" / "Assignment-checkpoint.ipynb")
+    for folder in (root, root / "unet"):
+        if folder.is_dir():
+            (folder / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1" + bytes(64))
+    (root / "resources").mkdir(exist_ok=True)
+    (root / "resources" / "loss.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(32))
+    return root
+
+
+def _overlay(root: Path, library: Path, fixture: str | None, files: dict[str, str] | None) -> Path:
+    """Apply the overlay `library/fixture` and extra `files` to the submission at `root`."""
     overlays: dict[str, str] = {}
     if fixture:
-        base = FIXTURES / fixture
+        base = library / fixture
         if not base.is_dir():
-            raise FileNotFoundError(f"no fixture submission {fixture!r} under {FIXTURES}")
+            raise FileNotFoundError(f"no fixture submission {fixture!r} under {library}")
         for path in sorted(base.rglob("*")):
             if path.is_file():
                 overlays[path.relative_to(base).as_posix()] = path.read_text(encoding="utf-8")
@@ -44,6 +75,10 @@ def build_submission(dest: Path, fixture: str | None = None, files: dict[str, st
             for line in content.split():
                 target = root / line
                 shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
+        elif rel == "MOVE":
+            for line in content.splitlines():
+                old, new = (part.strip() for part in line.split("->"))
+                shutil.move(root / old, root / new)
         elif rel.endswith(".append"):
             target = root / rel[: -len(".append")]
             target.write_text(target.read_text(encoding="utf-8") + "\n\n" + content, encoding="utf-8")

@@ -27,7 +27,7 @@ def test_an_up_add_written_differently_gets_full_marks(graded):
 def test_the_reference_up_add_passes_every_case(graded):
     results = graded(None)
     cases = results["up_add/adds-skip"].details["cases"]
-    assert len(cases) == 4 and all(c["ok"] and c["comparison"]["match"] for c in cases)
+    assert len(cases) == 6 and all(c["ok"] and c["comparison"]["match"] for c in cases)
     assert len(results["up_add/channels"].details["cases"]) == 6
 
 
@@ -59,6 +59,9 @@ def test_hidden_cases_follow_the_seed(tmp_path):
     a, b = group._cases(context(tmp_path, 1)), group._cases(context(tmp_path, 2))
     assert a == group._cases(context(tmp_path, 1)) and a != b
     assert a[: len(PUBLIC)] == PUBLIC
+    # inside the lab's contract: the skip map exactly twice x1, power-of-two sides
+    assert all(c.x2_size == (2 * c.x1[2], 2 * c.x1[3]) for c in a + b)
+    assert all(side in (1, 2, 4, 8) for c in a[len(PUBLIC):] + b[len(PUBLIC):] for side in c.x1[2:])
     assert group._cases(context(tmp_path, 1, True)) == group._cases(context(tmp_path, 2, True))
 
 
@@ -71,12 +74,12 @@ def test_the_parents_recomputation_is_torchs_double_conv_on_x2_plus_upsampled_x1
         bn.running_mean.uniform_(-1, 1)
         bn.running_var.uniform_(0.5, 2)
     block.eval()
-    x1, x2 = torch.randn(2, 3, 4, 3, dtype=torch.float64), torch.randn(2, 3, 9, 7, dtype=torch.float64)
-    up = nn.functional.pad(nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)(x1), [0, 1, 0, 1])
+    x1, x2 = torch.randn(2, 3, 4, 3, dtype=torch.float64), torch.randn(2, 3, 8, 6, dtype=torch.float64)
+    up = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)(x1)
     convs = [{"weight": block[i].weight.detach(), "bias": block[i].bias.detach()} for i in (0, 3)]
     norms = [{"weight": block[i].weight.detach(), "bias": block[i].bias.detach(), "eps": block[i].eps,
               "running_mean": block[i].running_mean, "running_var": block[i].running_var} for i in (1, 4)]
-    ups = _upsampled(x1, (9, 7))
+    ups = _upsampled(x1)
     np.testing.assert_allclose(ups[0].numpy(), up.numpy())
     rebuilt = _DoubleConv(convs, norms)(x2 + ups[0])
     np.testing.assert_allclose(rebuilt.numpy(), block(x2 + up).detach().numpy(), rtol=1e-10, atol=1e-12)

@@ -126,7 +126,8 @@ def test_mac_and_jupyter_litter_is_left_out(tmp_path):
                      if p.is_file())
     assert written == sorted(kit())
     assert got.notebook == got.root / "Assignment.ipynb"
-    assert got.warnings == []
+    assert [w.en for w in got.warnings] == ["Several notebooks found; grading week-06/Assignment.ipynb (ignored: "
+                                            "week-06/.ipynb_checkpoints/Assignment-checkpoint.ipynb)."]
 
 
 @pytest.mark.parametrize("encoding", ["gbk", "utf-8"])
@@ -189,10 +190,11 @@ def unpack_files(tmp_path: Path, files: dict[str, str | bytes]):
     return unpack(source(write_tar(tmp_path / "sub.tar.gz", files)), tmp_path / "dest")
 
 
-def test_the_kit_notebook_wins_over_copies_without_a_warning(tmp_path):
+def test_the_kit_notebook_wins_over_larger_copies_and_the_warning_says_so(tmp_path):
     got = unpack_files(tmp_path, kit(**{"Assignment-Copy1.ipynb": NOTEBOOK * 3}))
     assert got.notebook == got.root / "Assignment.ipynb"
-    assert got.warnings == []
+    assert [w.en for w in got.warnings] == ["Several notebooks found; grading week-06/Assignment.ipynb (ignored: "
+                                            "week-06/Assignment-Copy1.ipynb)."]
 
 
 def test_several_notebooks_pick_the_largest_and_warn(tmp_path):

@@ -91,6 +91,10 @@ class CheckGroup(ABC):
         """Every check of the group as skipped, e.g. when the file it needs is missing."""
         return [CheckResult.make(cid, "skipped", ctx.points(cid), reason) for cid in self.check_ids(ctx)]
 
+    def missing(self, ctx: CheckContext, reason: Text, **details: Any) -> list[CheckResult]:
+        """Every check of the group failed with 0 points: the work it grades was not handed in."""
+        return [CheckResult.make(cid, "failed", ctx.points(cid), reason, **details) for cid in self.check_ids(ctx)]
+
 
 class OutputError(Exception):
     """Raw output from the child that is missing or not what the parent asked for."""

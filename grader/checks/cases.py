@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..messages import Text, text
@@ -64,3 +66,44 @@ def subcheck(check_id: str, max_score: float, verdicts: list[Verdict], passed: T
                    f"{total - good} of {total} cases failed. First: {first.name if first else '-'}: {why.en}")
     score = round(max_score * good / total, 4) if total else 0.0
     return CheckResult.make(check_id, "failed", max_score, summary, score=score, cases=cases)
+
+
+# how far below the submission root a misplaced lab file is looked for, and how many entries at most
+SEARCH_DEPTH = 3
+SEARCH_ENTRIES = 5000
+_NOT_SEARCHED = frozenset({"__MACOSX", ".ipynb_checkpoints", "__pycache__", ".git"})
+
+
+def misplaced(submission: Path, rel: str) -> list[str]:
+    """Where files named like the lab file `rel` lie instead, relative to the submission root."""
+    name = PurePosixPath(rel).name.lower()
+    found: list[str] = []
+    seen = 0
+    for dirpath, dirnames, filenames in os.walk(submission):  # never follows links into folders
+        here = Path(dirpath).relative_to(submission)
+        dirnames[:] = sorted(d for d in dirnames if d not in _NOT_SEARCHED) if len(here.parts) < SEARCH_DEPTH else []
+        seen += len(dirnames) + len(filenames)
+        found += [(here / f).as_posix() for f in sorted(filenames) if f.lower() == name]
+        if seen > SEARCH_ENTRIES:
+            break
+    return [f for f in found if f != rel]
+
+
+def missing_files(submission: Path, required: list[str]) -> Text | None:
+    """What is missing of the lab files `required` (paths in the kit's layout), naming where a file of the
+    same name was found instead; None when every one is where the kit has it.
+
+    Called in `prepare`, before any student code runs, since the sandbox may change the files.
+    """
+    for rel in required:
+        path = submission / rel
+        if path.is_file() and not path.is_symlink():
+            continue
+        elsewhere = misplaced(submission, rel)
+        if not elsewhere:
+            return text(f"缺少 {rel}：提交中没有这个文件", f"{rel} is missing: the submission has no such file")
+        where = ", ".join(elsewhere[:3])
+        return text(f"缺少 {rel}：在 {where} 找到了同名文件，应放在 {rel}（notebook 通过 unet 包导入它）",
+                    f"{rel} is missing: found at {where}, expected at {rel} (the notebook imports it from the "
+                    f"unet package)")
+    return None

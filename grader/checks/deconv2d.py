@@ -132,7 +132,9 @@ class Deconv2dGroup(CheckGroup):
         """Extract deconv2d from the notebook once, before the sandbox runs (which may change the file)."""
         self._extraction, self._problem = None, None
         if ctx.notebook is None:
-            self._problem = text("没有找到 notebook", "no notebook found")
+            self._problem = text("没有找到 notebook：deconv2d（Q7）写在 notebook 中，缺少 notebook 即缺少这道题",
+                                 "no notebook found: deconv2d (Q7) is written in the notebook, so without it the "
+                                 "task is missing")
             return
         try:
             cells = load_cells(ctx.notebook)
@@ -177,10 +179,8 @@ class Deconv2dGroup(CheckGroup):
         if self._extraction is None and self._problem is None:
             self._read(ctx)
         detail = self._notebook_detail()
-        if self._problem is not None:
-            if ctx.notebook is None:
-                return self.not_run(ctx, self._problem)
-            return [CheckResult.make(cid, "failed", ctx.points(cid), self._problem, **detail) for cid in ids]
+        if self._problem is not None:  # no notebook, or no deconv2d in it: work not handed in
+            return self.missing(ctx, self._problem, **detail)
         out = outputs[STAGE]
         records = out.records()
         static = framework_uses(self._extraction.snippets)

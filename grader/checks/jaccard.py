@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..messages import text
+from ..messages import Text, text
 from ..results import CheckResult
 from .base import CheckContext, CheckGroup, StageOutputs, StageRequest
-from .cases import Verdict, missing_output, student_error, subcheck
+from .cases import Verdict, missing_files, missing_output, student_error, subcheck
 from .compare import compare
 
 EPS = 0.0001
 STAGE = "jaccard"
+FILES = ["unet/dice_loss.py"]
 
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:
@@ -55,6 +56,7 @@ def _hidden_cases(rng: np.random.Generator) -> dict[str, dict[str, tuple[np.ndar
 
 class JaccardGroup(CheckGroup):
     group = "jaccard"
+    absent: Text | None = None  # what of FILES was not handed in, read before the sandbox runs
 
     def check_ids(self, ctx: CheckContext) -> list[str]:
         return ["jaccard/notebook-cases", "jaccard/hidden-masks", "jaccard/empty-masks", "jaccard/batch"]
@@ -63,6 +65,7 @@ class JaccardGroup(CheckGroup):
         return {"jaccard/notebook-cases": _notebook_cases(), **_hidden_cases(ctx.rng(self.group))}
 
     def prepare(self, ctx: CheckContext) -> list[StageRequest]:
+        self.absent = missing_files(ctx.submission_dir, FILES)
         names = []
         for cases in self._cases(ctx).values():
             for name, (a, b) in cases.items():
@@ -77,6 +80,9 @@ class JaccardGroup(CheckGroup):
         load = records.get("load")
         if load is None or not load.get("ok"):
             why = student_error(load) if load else missing_output(out, "load")
+            if self.absent is not None:
+                return self.missing(ctx, text(f"无法载入 JaccardCoeff：{self.absent.zh}",
+                                              f"could not load JaccardCoeff: {self.absent.en}"))
             reason = text(f"无法从 unet/dice_loss.py 载入 JaccardCoeff：{why.zh}",
                           f"could not load JaccardCoeff from unet/dice_loss.py: {why.en}")
             return [CheckResult.make(cid, "error", ctx.points(cid), reason) for cid in self.check_ids(ctx)]

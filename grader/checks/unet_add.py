@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..messages import text
+from ..messages import Text, text
 from ..results import CheckResult
 from .base import CheckContext, CheckGroup, StageOutputs, StageRequest
-from .cases import Verdict, subcheck
+from .cases import Verdict, missing_files, subcheck
 from .netprobe import build_failure, depth_verdict, failed_all, shape_verdict, skip_verdicts
 
 STAGE = "unet_add"
+FILES = ["unet/unet_model.py", "unet/unet_parts.py"]
 CALL = "UNet_add(1, 2)"
 PUBLIC_SHAPES = {"shape-16x16": (1, 1, 16, 16), "shape-32x16": (1, 1, 32, 16)}
 PROBE = "shape-16x16"
@@ -36,6 +37,7 @@ def _no_concat(verdict: Verdict, joins: list) -> Verdict:
 
 class UNetAddGroup(CheckGroup):
     group = "unet_add"
+    absent: Text | None = None  # what of FILES was not handed in, read before the sandbox runs
 
     def check_ids(self, ctx: CheckContext) -> list[str]:
         return ["unet_add/output-shape", "unet_add/structure"]
@@ -46,6 +48,7 @@ class UNetAddGroup(CheckGroup):
         return {**PUBLIC_SHAPES, f"hidden-{shape[2]}x{shape[3]}": shape}
 
     def prepare(self, ctx: CheckContext) -> list[StageRequest]:
+        self.absent = missing_files(ctx.submission_dir, FILES)
         rng = ctx.rng(self.group + "/inputs")
         shapes = self._shapes(ctx)
         for name, shape in shapes.items():
@@ -57,6 +60,9 @@ class UNetAddGroup(CheckGroup):
         out = outputs[STAGE]
         ids = self.check_ids(ctx)
         why = build_failure(out, CALL)
+        if why is not None and self.absent is not None:
+            return self.missing(ctx, text(f"无法构建 {CALL}：{self.absent.zh}",
+                                          f"could not build {CALL}: {self.absent.en}"))
         if why is not None:
             return failed_all(ctx, ids, out, why)
         records = out.records()

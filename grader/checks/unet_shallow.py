@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..messages import text
+from ..messages import Text, text
 from ..results import CheckResult
 from .base import CheckContext, CheckGroup, StageOutputs, StageRequest
-from .cases import Verdict, subcheck
+from .cases import Verdict, missing_files, subcheck
 from .netprobe import build_failure, depth_verdict, explain, failed_all, shape_verdict, skip_verdicts
 
 STAGE = "unet_shallow"
+FILES = ["unet/unet_model.py", "unet/unet_parts.py"]
 CALL = "UNet_shallow(1, 2)"
 PUBLIC_SHAPES = {"shape-32x32": (1, 1, 32, 32), "shape-16x24": (2, 1, 16, 24)}
 PROBE = "shape-16x24"
@@ -24,6 +25,7 @@ TRAIN_SHAPE = (2, 1, 16, 16)
 
 class UNetShallowGroup(CheckGroup):
     group = "unet_shallow"
+    absent: Text | None = None  # what of FILES was not handed in, read before the sandbox runs
 
     def check_ids(self, ctx: CheckContext) -> list[str]:
         return ["unet_shallow/output-shape", "unet_shallow/two-downsamplings",
@@ -38,6 +40,7 @@ class UNetShallowGroup(CheckGroup):
         return {**PUBLIC_SHAPES, **hidden}
 
     def prepare(self, ctx: CheckContext) -> list[StageRequest]:
+        self.absent = missing_files(ctx.submission_dir, FILES)
         rng = ctx.rng(self.group + "/inputs")
         shapes = self._shapes(ctx)
         for name, shape in shapes.items():
@@ -50,6 +53,9 @@ class UNetShallowGroup(CheckGroup):
         out = outputs[STAGE]
         ids = self.check_ids(ctx)
         why = build_failure(out, CALL)
+        if why is not None and self.absent is not None:
+            return self.missing(ctx, text(f"无法构建 {CALL}：{self.absent.zh}",
+                                          f"could not build {CALL}: {self.absent.en}"))
         if why is not None:
             return failed_all(ctx, ids, out, why)
         records = out.records()

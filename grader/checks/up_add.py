@@ -1,5 +1,11 @@
 """`up_add(in_ch, out_ch, bilinear=True)`: upsample the deeper map x1, ADD the skip map x2, double_conv.
 
+The cases stay inside the lab's contract: bilinear upsampling (every network of the lab uses it) and a
+skip map exactly twice x1's size (every level of a power-of-two image, the only images the lab supports).
+Outside it the kits differ and both are correct for the lab: on odd sizes ours pads x1 to x2 while the
+course's 2019 kit crops x2 to the upsampled x1, and the 2019 kit's `bilinear=False` branch, which students
+copy from `up`, builds its transposed convolution for half the channels up_add gets.
+
 The stage runs the student's module in eval mode and returns its output with the weights and batch-norm
 statistics of the layers that ran. Here the parent recomputes double_conv(x2 + up(x1)) with torch's
 functional ops from those weights and compares; when it differs, the usual mistakes (concatenating,
@@ -20,12 +26,13 @@ import torch.nn.functional as F
 from ..messages import Text, text
 from ..results import CheckResult
 from .base import CheckContext, CheckGroup, StageOutputs, StageRequest
-from .cases import Verdict, subcheck
+from .cases import Verdict, missing_files, subcheck
 from .compare import compare
 from .netprobe import explain, failed_all
 
 STAGE = "up_add"
 PARAMETERS = ("weight", "bias", "running_mean", "running_var")
+FILES = ["unet/unet_parts.py"]
 
 
 @dataclass(frozen=True)
@@ -34,12 +41,14 @@ class Case:
     in_ch: int
     out_ch: int
     x1: tuple[int, int, int, int]
-    x2_size: tuple[int, int]
-    bilinear: bool = True
 
     @property
     def call(self) -> str:
-        return f"up_add({self.in_ch}, {self.out_ch}{'' if self.bilinear else ', bilinear=False'})"
+        return f"up_add({self.in_ch}, {self.out_ch})"
+
+    @property
+    def x2_size(self) -> tuple[int, int]:
+        return (2 * self.x1[2], 2 * self.x1[3])
 
     @property
     def x2(self) -> tuple[int, int, int, int]:
@@ -50,18 +59,16 @@ class Case:
         return (self.x1[0], self.out_ch, *self.x2_size)
 
 
-PUBLIC = [Case("add-4to2", 4, 2, (1, 4, 3, 4), (6, 8)),
-          Case("add-odd-3to5", 3, 5, (2, 3, 4, 3), (9, 7)),
-          Case("transposed-4to3", 4, 3, (1, 4, 3, 3), (6, 6), bilinear=False)]
+PUBLIC = [Case("add-4to2", 4, 2, (1, 4, 4, 4)), Case("add-3to5", 3, 5, (2, 3, 2, 4))]
+SIDES = (1, 2, 4, 8)  # x1's sides: the deeper maps of power-of-two images, non-square too
 
 
 def _hidden(rng: np.random.Generator) -> list[Case]:
     cases = []
-    for i, bilinear in enumerate((True, True, False)):
-        c, o, b, h, w = (int(v) for v in (rng.integers(2, 9), rng.integers(1, 9), rng.integers(1, 3),
-                                          rng.integers(2, 6), rng.integers(2, 6)))
-        odd = int(rng.integers(0, 2))
-        cases.append(Case(f"hidden-{i}", c, o, (b, c, h, w), (2 * h + odd, 2 * w + odd), bilinear))
+    for i in range(4):
+        c, o, b = (int(v) for v in (rng.integers(2, 9), rng.integers(1, 9), rng.integers(1, 3)))
+        h, w = (int(v) for v in rng.choice(SIDES, size=2))
+        cases.append(Case(f"hidden-{i}", c, o, (b, c, h, w)))
     return cases
 
 
@@ -80,17 +87,12 @@ def _t(arr: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.asarray(arr, dtype=np.float64))
 
 
-def _upsampled(x1: torch.Tensor, size: tuple[int, int]) -> list[torch.Tensor]:
-    """x1 brought to `size`: the lab's way first (bilinear, align_corners=True, pad_to), then other ways."""
+def _upsampled(x1: torch.Tensor) -> list[torch.Tensor]:
+    """x1 upsampled x2: the lab's way first (bilinear, align_corners=True), then other interpolations."""
     found = []
     for mode, corners in (("bilinear", True), ("bilinear", False), ("nearest", None)):
         kw = {} if corners is None else {"align_corners": corners}
-        up = F.interpolate(x1, scale_factor=2, mode=mode, **kw)
-        dh, dw = size[0] - up.shape[2], size[1] - up.shape[3]
-        found.append(F.pad(up, [dw // 2, dw - dw // 2, dh // 2, dh - dh // 2]))
-        if dh % 2 or dw % 2:
-            found.append(F.pad(up, [dw - dw // 2, dw // 2, dh - dh // 2, dh // 2]))
-        found.append(F.interpolate(x1, size=size, mode=mode, **kw))
+        found.append(F.interpolate(x1, scale_factor=2, mode=mode, **kw))
     return found
 
 
@@ -134,6 +136,7 @@ def _doubled(c: int) -> Text:
 
 class UpAddGroup(CheckGroup):
     group = "up_add"
+    absent: Text | None = None  # what of FILES was not handed in, read before the sandbox runs
 
     def check_ids(self, ctx: CheckContext) -> list[str]:
         return ["up_add/channels", "up_add/adds-skip"]
@@ -142,13 +145,14 @@ class UpAddGroup(CheckGroup):
         return PUBLIC + _hidden(ctx.rng(self.group))
 
     def prepare(self, ctx: CheckContext) -> list[StageRequest]:
+        self.absent = missing_files(ctx.submission_dir, FILES)
         rng = ctx.rng(self.group + "/inputs")
         cases = []
         for case in self._cases(ctx):
             ctx.save_input(STAGE, f"{case.name}_x1", rng.standard_normal(case.x1).astype(np.float32))
             ctx.save_input(STAGE, f"{case.name}_x2", rng.standard_normal(case.x2).astype(np.float32))
             cases.append({"name": case.name, "in_ch": case.in_ch, "out_ch": case.out_ch,
-                          "bilinear": case.bilinear, "seed": int(rng.integers(2**31))})
+                          "seed": int(rng.integers(2**31))})
         return [StageRequest(name=STAGE, handler="up_add", task={"cases": cases}, timeout_s=60,
                              memory_mb=2048)]
 
@@ -158,18 +162,20 @@ class UpAddGroup(CheckGroup):
         records = out.records()
         load = records.get("load")
         if load is None or not load.get("ok"):
+            if self.absent is not None:
+                return self.missing(ctx, text(f"无法载入 up_add：{self.absent.zh}",
+                                              f"could not load up_add: {self.absent.en}"))
             why = explain(load, out, "load", "up_add")
             return failed_all(ctx, ids, out, text(f"无法从 unet/unet_parts.py 载入 up_add：{why.zh}",
                                                   f"could not load up_add from unet/unet_parts.py: {why.en}"))
         cases = self._cases(ctx)
         channels = [self._channels(c, records, out) for c in cases]
         with _one_thread():
-            values = [self._adds(ctx, c, records, out) for c in cases if c.bilinear]
+            values = [self._adds(ctx, c, records, out) for c in cases]
         return [
             subcheck(ids[0], ctx.points(ids[0]), channels, text(
-                "double_conv 接收 in_ch 个通道，输出形状正确（双线性与转置卷积两种上采样）",
-                "double_conv takes in_ch channels and the output has the right shape (bilinear and "
-                "transposed-convolution upsampling)")),
+                "double_conv 接收 in_ch 个通道，输出形状正确",
+                "double_conv takes in_ch channels and the output has the right shape")),
             subcheck(ids[1], ctx.points(ids[1]), values, text(
                 "输出等于 double_conv(x2 + 上采样后的 x1)",
                 "the output equals double_conv(x2 + upsampled x1)")),
@@ -202,17 +208,8 @@ class UpAddGroup(CheckGroup):
     @staticmethod
     def _hint(case: Case, registered: list) -> Text | None:
         """What the convolutions the module built say about a forward that raised."""
-        convs = [r for r in registered if isinstance(r, dict)]
-        plain = [r for r in convs if r.get("kind") == "Conv2d"]
-        transposed = [(r.get("in_channels"), r.get("out_channels"))
-                      for r in convs if r.get("kind") == "ConvTranspose2d"]
+        plain = [r for r in registered if isinstance(r, dict) and r.get("kind") == "Conv2d"]
         c = case.in_ch
-        if not case.bilinear and transposed and transposed[0] != (c, c):
-            a, b = transposed[0]
-            return text(f"bilinear=False 时转置卷积应把 in_ch 个通道映射为 in_ch 个（{c} → {c}），"
-                        f"这里是 {a} → {b}",
-                        f"with bilinear=False the transposed convolution should map in_ch to in_ch channels "
-                        f"({c} → {c}); this one maps {a} → {b}")
         if plain and plain[0].get("in_channels") == 2 * c:
             return _doubled(c)
         return None
@@ -279,7 +276,7 @@ class UpAddGroup(CheckGroup):
         x1 = _t(np.load(inputs / f"{case.name}_x1.npy", allow_pickle=False))
         x2 = _t(np.load(inputs / f"{case.name}_x2.npy", allow_pickle=False))
         got = out.array(case.name).astype(np.float64)
-        ups = _upsampled(x1, case.x2_size)
+        ups = _upsampled(x1)
         if dc.in_channels == case.in_ch:
             for up in ups:
                 comparison = _match(dc(x2 + up), got)

@@ -10,16 +10,20 @@ from pathlib import Path
 from ..messages import Text
 from . import reasons
 from .archives import CHUNK
-from .names import is_junk
+from .names import is_checkpoint_notebook, is_junk
 from .reasons import Rejected
 from .tree import Entry
 
 _READ = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
 
 
-def folder_entries(folder: Path, warnings: list[Text]) -> Iterator[Entry]:
+def folder_entries(folder: Path, warnings: list[Text],
+                   checkpoints: list[tuple[str, ...]] | None = None) -> Iterator[Entry]:
     """The folders and plain files under `folder`, junk left out; links and special files are skipped
-    with a warning (a student's folder may hold a venv link or a socket, which is no reason to refuse)."""
+    with a warning (a student's folder may hold a venv link or a socket, which is no reason to refuse).
+
+    The notebooks in a `.ipynb_checkpoints/` folder are not read, only named in `checkpoints`, so that the
+    intake can say which notebook it grades instead."""
     pending: list[tuple[str, tuple[str, ...]]] = [(os.fspath(folder), ())]
     while pending:
         path, parts = pending.pop()
@@ -32,6 +36,8 @@ def folder_entries(folder: Path, warnings: list[Text]) -> Iterator[Entry]:
             sub = (*parts, child.name)
             name = "/".join(sub)
             if is_junk(sub):
+                if checkpoints is not None and child.name == ".ipynb_checkpoints" and not child.is_symlink():
+                    checkpoints += _notebooks_in(child.path, sub)
                 continue
             if child.is_symlink():
                 warnings.append(reasons.skipped_link(name))
@@ -43,6 +49,15 @@ def folder_entries(folder: Path, warnings: list[Text]) -> Iterator[Entry]:
                 yield Entry(name, sub, is_dir=False, size=size, chunks=partial(_chunks, child.path, name))
             else:
                 warnings.append(reasons.skipped_special(name))
+
+
+def _notebooks_in(path: str, parts: tuple[str, ...]) -> list[tuple[str, ...]]:
+    try:
+        with os.scandir(path) as listing:
+            return sorted((*parts, c.name) for c in listing
+                          if is_checkpoint_notebook((*parts, c.name)) and c.is_file(follow_symlinks=False))
+    except OSError:
+        return []
 
 
 def _chunks(path: str, name: str) -> Iterator[bytes]:

@@ -12,8 +12,12 @@ from .reasons import Rejected
 KIT_NOTEBOOK = "Assignment.ipynb"
 
 
-def find_layout(top: Path) -> tuple[Path, Path | None, list[Text]]:
-    """(root, notebook, warnings) for the unpacked tree at `top`, which the intake has cleared of junk."""
+def find_layout(top: Path, checkpoints: list[Path] | None = None) -> tuple[Path, Path | None, list[Text]]:
+    """(root, notebook, warnings) for the unpacked tree at `top`, which the intake has cleared of junk.
+
+    `checkpoints` are the Jupyter autosave copies it left out (never written, never graded), named in
+    the warning that says which notebook is graded.
+    """
     folders: list[Path] = []
     notebooks: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(top):
@@ -36,24 +40,26 @@ def find_layout(top: Path) -> tuple[Path, Path | None, list[Text]]:
         warnings.append(reasons.no_unet(_rel(chosen, top)))
     else:
         raise Rejected(reasons.nothing_to_grade(sorted(_rel(p, top) for p in top.iterdir())))
-    return root, _pick_notebook(root, notebooks, top, warnings), warnings
+    return root, _pick_notebook(root, notebooks, checkpoints or [], top, warnings), warnings
 
 
-def _pick_notebook(root: Path, notebooks: list[Path], top: Path, warnings: list[Text]) -> Path | None:
+def _pick_notebook(root: Path, notebooks: list[Path], checkpoints: list[Path], top: Path,
+                   warnings: list[Text]) -> Path | None:
     """The kit's notebook in the root, else the best one in the root, under it, then anywhere.
 
-    A notebook found outside the root is moved into it: grading copies only the root, and the notebook
-    imports unet from its own folder, which is where the kit has it.
+    When the hand-in holds other notebooks (stray copies, Jupyter's checkpoints) a warning says which one
+    is graded, so a TA can tell. A notebook found outside the root is moved into it: grading copies only
+    the root, and the notebook imports unet from its own folder, which is where the kit has it.
     """
-    if (root / KIT_NOTEBOOK).is_file():
-        return root / KIT_NOTEBOOK
     in_root = [n for n in notebooks if n.parent == root]
+    if (root / KIT_NOTEBOOK).is_file():
+        in_root = [root / KIT_NOTEBOOK]
     tiers = (in_root, [n for n in notebooks if root in n.parents], notebooks)
     for candidates in tiers:
         if candidates:
             chosen = _best(candidates)
-            if len(candidates) > 1:
-                others = sorted(_rel(n, top) for n in candidates if n != chosen)
+            others = sorted(_rel(n, top) for n in [*notebooks, *checkpoints] if n != chosen)
+            if others:
                 warnings.append(reasons.several_notebooks(_rel(chosen, top), others))
             if root not in chosen.parents:
                 warnings.append(reasons.notebook_moved(_rel(chosen, top), _rel(root, top)))

@@ -31,6 +31,12 @@ def is_junk(parts: tuple[str, ...]) -> bool:
     return last in JUNK_FILES or last.startswith("._") or last.endswith(".pyc")
 
 
+def is_checkpoint_notebook(parts: tuple[str, ...]) -> bool:
+    """Whether a path is Jupyter's autosaved copy of a notebook (`.ipynb_checkpoints/X-checkpoint.ipynb`):
+    left out like all litter, but named when the intake says which notebook it grades."""
+    return ".ipynb_checkpoints" in parts and bool(parts) and parts[-1].lower().endswith(".ipynb")
+
+
 def safe_parts(name: str) -> tuple[str, ...]:
     """The path components of a member name, or `Rejected` if the name could land outside the tree.
 

@@ -12,7 +12,7 @@ from typing import BinaryIO
 
 from . import reasons
 from .model import Caps
-from .names import is_junk
+from .names import is_checkpoint_notebook, is_junk
 from .reasons import Rejected
 
 # O_NOFOLLOW: never write through a link, even one that should not exist. O_BINARY matters on Windows.
@@ -45,6 +45,7 @@ class Tree:
         self.files = 0  # what was written
         self.bytes = 0
         self._folders: set[tuple[str, ...]] = {()}
+        self.checkpoint_notebooks: list[Path] = []  # left out, as they would lie under the root
 
     def add(self, entry: Entry) -> None:
         """Store one member (junk is read and counted, not written); `Rejected` past a cap."""
@@ -52,6 +53,8 @@ class Tree:
         if self.members > self.caps.max_files:
             raise Rejected(reasons.too_many_members(self.caps.max_files))
         keep = not is_junk(entry.parts)
+        if not entry.is_dir and is_checkpoint_notebook(entry.parts):
+            self.checkpoint_notebooks.append(self.root.joinpath(*entry.parts))
         if entry.is_dir:
             if keep:
                 self._folder(entry.parts)

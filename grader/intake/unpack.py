@@ -27,17 +27,19 @@ def unpack(source: SubmissionSource, dest: Path, caps: Caps = DEFAULT_CAPS) -> U
         raise ValueError(f"the destination {dest} lies inside the submission folder {source.path}")
     tree = Tree(dest, caps)
     warnings: list[Text] = []
+    checkpoints: list[tuple[str, ...]] = []  # a folder's checkpoint notebooks, listed but never read
     if source.kind == "archive":
         entries = archive_entries(source.path, caps)
     else:
-        entries = folder_entries(source.path, warnings)
+        entries = folder_entries(source.path, warnings, checkpoints)
     try:
         with contextlib.closing(entries):
             for entry in entries:
                 tree.add(entry)
         if tree.files == 0:
             raise Rejected(reasons.empty_submission())
-        root, notebook, found = find_layout(tree.root)
+        left_out = tree.checkpoint_notebooks + [tree.root.joinpath(*parts) for parts in checkpoints]
+        root, notebook, found = find_layout(tree.root, left_out)
     except BaseException:
         tree.clear()
         raise

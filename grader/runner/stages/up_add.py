@@ -1,4 +1,4 @@
-"""up_add stage: build `up_add(in_ch, out_ch[, False])` per case, run `forward(x1, x2)` in eval mode.
+"""up_add stage: build `up_add(in_ch, out_ch)` per case, run `forward(x1, x2)` in eval mode.
 
 Each case saves the output and, for every convolution and batch norm that ran (in order), its weights
 and statistics, so the parent can recompute what `double_conv(x2 + upsampled x1)` should have given.
@@ -58,8 +58,7 @@ def _randomise_norms(module: nn.Module, seed: int) -> None:
 def _build(cls: Any, case: dict, built: list[nn.Module]) -> dict:
     """Record case `<name>/build`: the convolutions the module registered, kept even if forward fails."""
     torch.manual_seed(int(case["seed"]))
-    args = (case["in_ch"], case["out_ch"]) + (() if case["bilinear"] else (False,))
-    module = cls(*args)
+    module = cls(case["in_ch"], case["out_ch"])
     _randomise_norms(module, int(case["seed"]))
     module.eval()
     built.append(module)
