@@ -135,6 +135,23 @@ def _write_similarity(out_dir: Path, echo) -> None:
               f"Run `unet-grader similarity {out_dir}` to retry.", file=sys.stderr)
 
 
+def _keep_legacy_hand_grades(out_dir: Path, echo) -> bool:
+    """Hand grades an earlier version wrote into result.json go to DIR/_manual.json before any regrade;
+    False (said why) when that store cannot be read, since regrading could then lose them."""
+    from .report import handgrades
+    from .report.load import ReportError
+
+    try:
+        adopted = handgrades.adopt_legacy(out_dir)
+    except ReportError as exc:
+        print(f"unet-grader: {exc}", file=sys.stderr)
+        return False
+    if adopted:
+        echo(f"Kept {adopted} hand grade(s) an earlier version merged into result.json: now in "
+             f"{out_dir / handgrades.STORE_FILE}")
+    return True
+
+
 def _load_roster(path: Path | None, out_dir: Path) -> tuple[list[roster.Student], str] | None:
     """The roster named on the command line, else the one the folder's roster.json keeps."""
     if path is not None:
@@ -159,7 +176,7 @@ def _plan(sources: list[intake.SubmissionSource], out_dir: Path, keys: dict[str,
         earlier = {} if force else {s.id: resume.previous(out_dir, s.id, keys[s.id]) for s in sources}
         kept = {sid: r for sid, r in earlier.items() if r is not None}
         return kept, [s.id for s in sources if s.id not in kept]
-    chosen, unjudged = resume.select(only, [s.id for s in sources], out_dir)
+    chosen, unjudged = resume.select(only, {s.id: s.path.name for s in sources}, out_dir)
     if unjudged:
         echo(f"--only: {len(unjudged)} submission(s) have no result yet and are not graded: "
              f"{', '.join(unjudged)} (name them, or run without --only)")
@@ -187,6 +204,8 @@ def main(*, paths: list[Path], out_dir: Path, workers: int, checks: list[str] | 
         print("unet-grader: no submissions found in " + ", ".join(map(str, paths)), file=sys.stderr)
         return 2
     out_dir.mkdir(parents=True, exist_ok=True)
+    if not _keep_legacy_hand_grades(out_dir, echo):
+        return 2
     seed, seed_origin = resume.choose_seed(seed, out_dir)
     iso = sandbox.probe()
     start = time.perf_counter()

@@ -35,6 +35,13 @@ def _globs(value: str) -> list[str]:
     return globs
 
 
+def _only(value: str) -> list[str]:
+    items = [i.strip() for i in value.split(",") if i.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError("give failed, timeout, error, rejected or submission ids")
+    return items
+
+
 def _scheduler(value: str) -> str:
     """`--scheduler`, checked while parsing, so that a missing extra or a typo fails before any grading."""
     from .distributed import DaskError, parse_scheduler, require
@@ -63,10 +70,10 @@ def _add_grade(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--roster", type=Path, default=None, metavar="CSV",
                    help="class list (student id, name): match archives to students by the id in their "
                         "names; writes DIR/roster.json (default: the roster DIR/roster.json keeps)")
-    p.add_argument("--only", type=_globs, default=None, metavar="WHICH",
-                   help="regrade only these, by their last result: failed (a check failed), timeout, error "
-                        "(a check errored or the grader failed), rejected, or submission ids, comma-separated; "
-                        "every other result and all hand grades are kept")
+    p.add_argument("--only", type=_only, default=None, metavar="WHICH",
+                   help="regrade only these, comma-separated, by their last result: failed (a check failed), "
+                        "timeout, error (a check errored or the grader failed), rejected, or submission or "
+                        "student ids; every other result and all hand grades are kept")
     p.add_argument("--lang", choices=["zh", "en", "both"], default="both", help="language of the reports")
     p.add_argument("--scheduler", type=_scheduler, default=None, metavar="ADDRESS",
                    help="grade on Dask, one task per submission: tcp://HOST:8786 (a running scheduler) or "

@@ -29,6 +29,7 @@ from typing import Any
 from . import __version__
 from .checks.base import matches
 from .results import SubmissionResult
+from .roster import derived_id
 from .settings import RunSettings
 from .training.thresholds import THRESHOLDS_FILE
 
@@ -95,28 +96,34 @@ class SelectionError(ValueError):
     """An `--only` that names a submission the batch does not have."""
 
 
-def select(only: list[str], ids: list[str], out_dir: Path) -> tuple[set[str], list[str]]:
+def select(only: list[str], sources: dict[str, str], out_dir: Path) -> tuple[set[str], list[str]]:
     """(the submissions `--only` selects, those it cannot judge because they have no result yet).
 
-    Each item is a keyword of ONLY_KINDS or a submission id (exact, else ignoring case).
+    `sources` maps each submission id to the file or folder name handed in. Each item of `only` is a
+    keyword of ONLY_KINDS, a submission id (exact, else ignoring case), or a student id as the gradebook
+    derives it from the name (`2024001` for `2024001_张三.tar.gz`: every submission of that student).
     """
-    by_fold = {i.casefold(): i for i in ids}
+    by_fold = {i.casefold(): i for i in sources}
+    by_student: dict[str, list[str]] = {}
+    for sid, name in sources.items():
+        by_student.setdefault(derived_id(name, sid), []).append(sid)
     chosen: set[str] = set()
     kinds = []
     for item in only:
         if item in ONLY_KINDS:
             kinds.append(ONLY_KINDS[item])
-        elif item in ids or item.casefold() in by_fold:
-            chosen.add(item if item in ids else by_fold[item.casefold()])
+        elif item.casefold() in by_fold:
+            chosen.add(item if item in sources else by_fold[item.casefold()])
+        elif item in by_student:
+            chosen.update(by_student[item])
         else:
-            close = difflib.get_close_matches(item, ids, n=3)
+            close = difflib.get_close_matches(item, list(sources), n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise SelectionError(f"--only: no submission {item!r} in this batch (keywords: "
-                                 f"{', '.join(ONLY_KINDS)}; ids are the folder names in the output folder)"
-                                 f"{hint}")
+            raise SelectionError(f"--only: no submission {item!r} in this batch (give {', '.join(ONLY_KINDS)}, "
+                                 f"a submission id (a folder name in {out_dir}) or a student id){hint}")
     unknown = []
     if kinds:
-        for sid in ids:
+        for sid in sources:
             result = last(out_dir, sid)
             if result is None:
                 unknown.append(sid)

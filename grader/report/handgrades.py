@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from ..messages import Text, text
-from ..results import CheckResult
-from .load import Entry, ReportError
+from ..results import CheckResult, SubmissionResult
+from .load import ReportError
 from .model import MANUAL_GROUP, num
 
 STORE_FILE = "_manual.json"
@@ -142,15 +142,35 @@ def merged(check: CheckResult, grade: HandGrade, sha256: str | None) -> CheckRes
                        message=message.both(), details=details, messages=message.as_dict())
 
 
-def apply(entries: list[Entry], grades: list[HandGrade]) -> list[HandGrade]:
+def apply(results: list[SubmissionResult], grades: list[HandGrade]) -> list[HandGrade]:
     """Merge the grades into the results in memory; returns those no result has a check for (kept stored)."""
     by_key = {g.key: g for g in grades}
     used: set[tuple[str, str]] = set()
-    for entry in entries:
-        checks = entry.result.checks
+    for result in results:
+        checks = result.checks
         for i, check in enumerate(checks):
-            grade = by_key.get((entry.id, check.id))
+            grade = by_key.get((result.submission.id, check.id))
             if grade is not None:
-                checks[i] = merged(check, grade, entry.result.submission.sha256)
+                checks[i] = merged(check, grade, result.submission.sha256)
                 used.add(grade.key)
     return [g for g in grades if g.key not in used]
+
+
+def adopt_legacy(out_dir: Path) -> int:
+    """Copy into the store the grades an earlier version merged into result.json itself, before a regrade
+    replaces those files; returns how many were new to the store."""
+    found = []
+    for path in sorted(out_dir.glob("*/result.json")):
+        try:
+            result = SubmissionResult.read(path)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        for check in result.checks:
+            old = check.details.get("override")
+            if isinstance(old, dict) and old.get("by") == "manual" and isinstance(old.get("score"), (int, float)):
+                found.append(HandGrade(result.submission.id, check.id, float(old["score"]),
+                                       str(old.get("reason") or ""), str(old.get("grader") or "unknown"),
+                                       str(old.get("at") or now()), f"{path.parent.name}/result.json",
+                                       result.submission.sha256))
+    stored = {g.key for g in load(out_dir)}
+    return record(out_dir, [g for g in found if g.key not in stored])

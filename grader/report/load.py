@@ -120,9 +120,9 @@ def load_batch(out_dir: Path, *, manual: bool = True) -> Batch:
             unreadable.append(Unreadable(out_dir / ROSTER_FILE, f"{type(exc).__name__}: {exc}"))
     batch = Batch(entries, unreadable, roster)
     if manual:
-        from . import handgrades  # it builds on this module's Entry
+        from . import handgrades  # which imports this module
 
-        batch.manual_unused = handgrades.apply(entries, handgrades.load(out_dir))
+        batch.manual_unused = handgrades.apply([e.result for e in entries], handgrades.load(out_dir))
     return batch
 
 
