@@ -17,18 +17,20 @@ TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
 
+def _escaped(value: str) -> bool:
+    """Whether `value` starts a formula, or is one behind quotes (escaped too, so reading back is exact)."""
+    bare = value.lstrip("'")
+    return bare.startswith(TRIGGERS) and not NUMBER.fullmatch(bare)
+
+
 def cell(value: Any) -> Any:
     """The value as a spreadsheet may show it: a text that would start a formula gets a leading `'`."""
-    if not isinstance(value, str) or not value.startswith(TRIGGERS) or NUMBER.fullmatch(value):
-        return value
-    return "'" + value
+    return "'" + value if isinstance(value, str) and _escaped(value) else value
 
 
 def unescape(value: str) -> str:
     """A cell `cell` wrote, read back as the original text (a TA's own `'=...` is read the same way)."""
-    if value.startswith("'") and value[1:].startswith(TRIGGERS) and not NUMBER.fullmatch(value[1:]):
-        return value[1:]
-    return value
+    return value[1:] if value.startswith("'") and _escaped(value[1:]) else value
 
 
 class SafeWriter:
