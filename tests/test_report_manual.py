@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.report import main
+from grader.report import handgrades, main
 from grader.report.load import load_batch
 from grader.report.manual import ManualError, merge_manual
 from grader.results import SubmissionResult
@@ -200,3 +200,24 @@ def test_a_csv_saved_by_excel_on_chinese_windows_is_read(results_dir):
                        encoding="gb18030")
     assert merge_manual(results_dir, manual) == (1, 1)
     assert check(results_dir, TIMEOUT, "answers/q5").details["override"]["reason"] == "噪声解释得不错"
+
+
+def test_a_grade_outlives_the_check_and_a_resubmission_is_flagged(results_dir, capsys):
+    sha = result(results_dir, TIMEOUT).submission.sha256
+    handgrades.record(results_dir, [
+        handgrades.HandGrade(TIMEOUT, "answers/q4", 5, "ok", "alice", "2026-01-01T00:00:00Z", "a.csv row 2",
+                             "0" * 64 if sha != "0" * 64 else "1" * 64),
+        handgrades.HandGrade(TIMEOUT, "answers/q9", 1, "", "alice", "2026-01-01T00:00:00Z", "a.csv row 3", sha)])
+    q4 = check(results_dir, TIMEOUT, "answers/q4")
+    assert q4.score == 5 and q4.messages["en"] == "TA's comment: ok (graded on an earlier version of the archive)"
+    assert main(out_dir=results_dir) == 0
+    err = capsys.readouterr().err
+    assert f"the hand grade of {TIMEOUT} answers/q9 is kept but not shown" in err
+    assert len(stored(results_dir)["grades"]) == 2
+
+
+def test_an_unreadable_store_stops_the_reports(results_dir, capsys):
+    (results_dir / "_manual.json").write_text("{not json", encoding="utf-8")
+    assert main(out_dir=results_dir) == 2
+    assert "_manual.json holds the TAs' grades but cannot be read" in capsys.readouterr().err
+    assert not (results_dir / "index.html").exists()
