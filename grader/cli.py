@@ -106,7 +106,8 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lang", choices=["zh", "en", "both"], default="both", help="page language")
     manual = p.add_mutually_exclusive_group()
     manual.add_argument("--manual", type=Path, metavar="CSV",
-                        help="merge a TA's scores and comments (written answers, or overrides with a reason)")
+                        help="store a TA's scores and comments (written answers, or overrides with a reason) "
+                             "in DIR/_manual.json, apart from the automatic results")
     manual.add_argument("--manual-template", nargs="?", const="", metavar="CSV",
                         help="write the CSV for TAs to fill in, with the answers (default DIR/manual.csv)")
     p.add_argument("--grader", default=None, metavar="NAME",

@@ -77,6 +77,7 @@ def write_checks_csv(batch: Batch, path: Path, names: Anonymizer) -> None:
     rank = {g: i for i, g in enumerate(ordered_groups({c.group for e in entries for c in e.result.checks}))}
     check_ids = sorted(dict.fromkeys(c.id for e in entries for c in e.result.checks),
                        key=lambda cid: rank[cid.split("/", 1)[0]])
+    max_total = num(batch_max_score(batch))
     with path.open("w", encoding="utf-8-sig", newline="") as f:
         writer = csvsafe.writer(f)
         writer.writerow([*_columns(batch), *check_ids, "total", "max_score"])
@@ -84,8 +85,7 @@ def write_checks_csv(batch: Batch, path: Path, names: Anonymizer) -> None:
             e = item.entry
             who = [_id_cell(item, names), *_who(item, batch, names)]
             if e is None:
-                writer.writerow([*who, "", MISSING, *([""] * len(check_ids)), num(0),
-                                 num(batch_max_score(batch))])
+                writer.writerow([*who, "", MISSING, *([""] * len(check_ids)), num(0), max_total])
                 continue
             points = {c.id: num(c.score) for c in e.result.checks}
             writer.writerow([*who, "" if names.enabled else e.result.submission.source, e.result.status,

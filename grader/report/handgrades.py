@@ -75,7 +75,8 @@ def _read(out_dir: Path) -> dict[str, Any]:
         return {"schema_version": SCHEMA_VERSION, "grades": [], "history": []}
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        [_grade(g) for g in data["grades"]]
+        for item in data["grades"]:
+            _grade(item)
         return data
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ReportError(f"{path} holds the TAs' grades but cannot be read ({type(exc).__name__}: {exc}); "
