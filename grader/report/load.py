@@ -97,11 +97,11 @@ def load_roster(out_dir: Path) -> Roster:
     return Roster(students, ambiguous)
 
 
-def load_batch(out_dir: Path, *, manual: bool = True) -> Batch:
+def load_batch(out_dir: Path) -> Batch:
     """Every `out_dir/*/result.json`, in folder-name order, and the roster when the folder has one.
 
-    With `manual`, the TAs' grades stored in `out_dir/_manual.json` are merged into the results (in memory
-    only: result.json stays the automatic result); a store that cannot be read raises ReportError.
+    The TAs' grades stored in `out_dir/_manual.json` are merged into the results (in memory only:
+    result.json stays the automatic result); a store that cannot be read raises ReportError.
     """
     if not out_dir.is_dir():
         raise ReportError(f"no results folder {out_dir}")
@@ -118,12 +118,10 @@ def load_batch(out_dir: Path, *, manual: bool = True) -> Batch:
             roster = load_roster(out_dir)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             unreadable.append(Unreadable(out_dir / ROSTER_FILE, f"{type(exc).__name__}: {exc}"))
-    batch = Batch(entries, unreadable, roster)
-    if manual:
-        from . import handgrades  # which imports this module
+    from . import handgrades  # which imports this module
 
-        batch.manual_unused = handgrades.apply([e.result for e in entries], handgrades.load(out_dir))
-    return batch
+    unused = handgrades.apply([e.result for e in entries], handgrades.load(out_dir))
+    return Batch(entries, unreadable, roster, unused)
 
 
 def data_uri(path: Path) -> str | None:
