@@ -29,6 +29,7 @@ from .settings import RunSettings
 from .training.profiles import PROFILES, ProfileError, resolve
 
 INTERRUPTED = 130
+MAX_DEFAULT_WORKERS = 8  # beyond this, memory (a sandbox and a network per submission) runs out first
 LOCAL_WORKER = f"{socket.gethostname()} (local)"  # result.json's extra.worker; Dask names its worker
 
 
@@ -134,6 +135,23 @@ def _write_similarity(out_dir: Path, echo) -> None:
               f"Run `unet-grader similarity {out_dir}` to retry.", file=sys.stderr)
 
 
+def _keep_legacy_hand_grades(out_dir: Path, echo) -> bool:
+    """Hand grades an earlier version wrote into result.json go to DIR/_manual.json before any regrade;
+    False (said why) when that store cannot be read, since regrading could then lose them."""
+    from .report import handgrades
+    from .report.load import ReportError
+
+    try:
+        adopted = handgrades.adopt_legacy(out_dir)
+    except ReportError as exc:
+        print(f"unet-grader: {exc}", file=sys.stderr)
+        return False
+    if adopted:
+        echo(f"Kept {adopted} hand grade(s) an earlier version merged into result.json: now in "
+             f"{out_dir / handgrades.STORE_FILE}")
+    return True
+
+
 def _load_roster(path: Path | None, out_dir: Path) -> tuple[list[roster.Student], str] | None:
     """The roster named on the command line, else the one the folder's roster.json keeps."""
     if path is not None:
@@ -141,12 +159,40 @@ def _load_roster(path: Path | None, out_dir: Path) -> tuple[list[roster.Student]
     return roster.kept_roster(out_dir)
 
 
+def default_workers() -> int:
+    """`--workers` when not given: one per core this process may use, at most MAX_DEFAULT_WORKERS."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS and Windows have no affinity mask
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_DEFAULT_WORKERS))
+
+
+def _plan(sources: list[intake.SubmissionSource], out_dir: Path, keys: dict[str, dict[str, Any]],
+          force: bool, only: list[str] | None, echo) -> tuple[dict[str, SubmissionResult], list[str]]:
+    """(the results to keep, the ids to grade now). `only` keeps every result it does not select; a
+    submission it cannot judge (no result yet) is neither graded nor kept, and said so."""
+    if only is None:
+        earlier = {} if force else {s.id: resume.previous(out_dir, s.id, keys[s.id]) for s in sources}
+        kept = {sid: r for sid, r in earlier.items() if r is not None}
+        return kept, [s.id for s in sources if s.id not in kept]
+    chosen, unjudged = resume.select(only, {s.id: s.path.name for s in sources}, out_dir)
+    if unjudged:
+        echo(f"--only: {len(unjudged)} submission(s) have no result yet and are not graded: "
+             f"{', '.join(unjudged)} (name them, or run without --only)")
+    kept = {s.id: r for s in sources if s.id not in chosen and (r := resume.last(out_dir, s.id)) is not None}
+    return kept, [s.id for s in sources if s.id in chosen]
+
+
 def main(*, paths: list[Path], out_dir: Path, workers: int, checks: list[str] | None, profile: str,
          seed: int | None, rubric: Rubric, force: bool = False, roster_csv: Path | None = None,
-         lang: str = "both", scheduler: str | None = None, similarity: bool = False, echo=print) -> int:
+         lang: str = "both", scheduler: str | None = None, similarity: bool = False,
+         only: list[str] | None = None, echo=print) -> int:
     """Grade a batch into `out_dir`; exit 0 when the batch was graded, whatever the students scored,
     2 for a usage error, 130 when interrupted. `scheduler` grades on Dask instead (see `distributed`);
-    `similarity` also writes DIR/similarity.html, before the dashboard that links it."""
+    `similarity` also writes DIR/similarity.html, before the dashboard that links it; `only` regrades
+    just the submissions it selects (see `resume.select`). Hand grades (DIR/_manual.json) are never
+    touched: the reports merge them over the new results."""
     try:
         sources = intake.collect(paths)
         class_list = _load_roster(roster_csv, out_dir)
@@ -158,6 +204,8 @@ def main(*, paths: list[Path], out_dir: Path, workers: int, checks: list[str] | 
         print("unet-grader: no submissions found in " + ", ".join(map(str, paths)), file=sys.stderr)
         return 2
     out_dir.mkdir(parents=True, exist_ok=True)
+    if not _keep_legacy_hand_grades(out_dir, echo):
+        return 2
     seed, seed_origin = resume.choose_seed(seed, out_dir)
     iso = sandbox.probe()
     start = time.perf_counter()
@@ -165,9 +213,12 @@ def main(*, paths: list[Path], out_dir: Path, workers: int, checks: list[str] | 
         settings = RunSettings(out_dir=out_dir.resolve(), work_root=Path(work), rubric=rubric, seed=seed,
                                profile=chosen.name, device=chosen.device, checks=checks)
         keys = {s.id: resume.key_parts(s.sha256, settings) for s in sources}
-        earlier = {} if force else {s.id: resume.previous(out_dir, s.id, keys[s.id]) for s in sources}
-        kept = {sid: r for sid, r in earlier.items() if r is not None}
-        todo = [s for s in sources if s.id not in kept]
+        try:
+            kept, to_grade = _plan(sources, out_dir, keys, force, only, echo)
+        except resume.SelectionError as exc:
+            print(f"unet-grader: {exc}", file=sys.stderr)
+            return 2
+        todo = [s for s in sources if s.id in to_grade]
         record = resume.RunRecord.start(settings, len(sources))
         record.write(out_dir)
         where = f"on Dask ({scheduler})" if scheduler else f"with {workers} worker(s)"

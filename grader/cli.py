@@ -35,6 +35,13 @@ def _globs(value: str) -> list[str]:
     return globs
 
 
+def _only(value: str) -> list[str]:
+    items = [i.strip() for i in value.split(",") if i.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError("give failed, timeout, error, rejected or submission ids")
+    return items
+
+
 def _scheduler(value: str) -> str:
     """`--scheduler`, checked while parsing, so that a missing extra or a typo fails before any grading."""
     from .distributed import DaskError, parse_scheduler, require
@@ -50,7 +57,8 @@ def _add_grade(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("grade", help="grade submissions (archives, folders, or folders of archives)")
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     p.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: reports/)")
-    p.add_argument("--workers", type=int, default=1, help="submissions graded at once (default 1)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="submissions graded at once (default: one per usable core, at most 8)")
     p.add_argument("--checks", type=_globs, default=None, help="only the check ids matching these globs")
     p.add_argument("--profile", choices=["auto", "cpu", "gpu"], default="auto")
     p.add_argument("--seed", type=int, default=None,
@@ -62,6 +70,10 @@ def _add_grade(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--roster", type=Path, default=None, metavar="CSV",
                    help="class list (student id, name): match archives to students by the id in their "
                         "names; writes DIR/roster.json (default: the roster DIR/roster.json keeps)")
+    p.add_argument("--only", type=_only, default=None, metavar="WHICH",
+                   help="regrade only these, comma-separated, by their last result: failed (a check failed), "
+                        "timeout, error (a check errored or the grader failed), rejected, or submission or "
+                        "student ids; every other result and all hand grades are kept")
     p.add_argument("--lang", choices=["zh", "en", "both"], default="both", help="language of the reports")
     p.add_argument("--scheduler", type=_scheduler, default=None, metavar="ADDRESS",
                    help="grade on Dask, one task per submission: tcp://HOST:8786 (a running scheduler) or "
@@ -73,16 +85,17 @@ def _add_grade(sub: argparse._SubParsersAction) -> None:
     def run(args: argparse.Namespace) -> int:
         from . import batch, rubric
 
-        if args.workers < 1:
+        if args.workers is not None and args.workers < 1:
             p.error("--workers must be at least 1")
         try:
             loaded = rubric.load(args.rubric)
         except rubric.RubricError as exc:
             p.error(str(exc))
-        return batch.main(paths=args.paths, out_dir=args.out, workers=args.workers, checks=args.checks,
+        workers = args.workers if args.workers is not None else batch.default_workers()
+        return batch.main(paths=args.paths, out_dir=args.out, workers=workers, checks=args.checks,
                           profile=args.profile, seed=args.seed, rubric=loaded, force=args.force,
                           roster_csv=args.roster, lang=args.lang, scheduler=args.scheduler,
-                          similarity=args.similarity)
+                          similarity=args.similarity, only=args.only)
 
     p.set_defaults(handler=run)
 
@@ -93,14 +106,20 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lang", choices=["zh", "en", "both"], default="both", help="page language")
     manual = p.add_mutually_exclusive_group()
     manual.add_argument("--manual", type=Path, metavar="CSV",
-                        help="merge a TA's scores and comments (written answers, or overrides with a reason)")
+                        help="store a TA's scores and comments (written answers, or overrides with a reason) "
+                             "in DIR/_manual.json, apart from the automatic results")
     manual.add_argument("--manual-template", nargs="?", const="", metavar="CSV",
                         help="write the CSV for TAs to fill in, with the answers (default DIR/manual.csv)")
+    p.add_argument("--grader", default=None, metavar="NAME",
+                   help="who gave the --manual grades, kept with each (default: the OS user)")
     p.add_argument("--anonymize", action="store_true",
-                   help="name students by stable pseudonym in index.html, grades.csv and results.json")
+                   help="also publish index.html, grades.csv, checks.csv and results.json with stable "
+                        "pseudonyms to PUB/anonymized/ (the key goes to DIR/anonymize-key.csv)")
     p.add_argument("--salt", default="", help="salt for the pseudonyms (keep it the same all term)")
-    p.add_argument("--handout", type=Path, metavar="DIR2",
-                   help="also write one folder per student, DIR2/<id>/, to hand back")
+    p.add_argument("--handout", nargs="?", const="", metavar="DIR2",
+                   help="also write one folder per student, DIR2/<id>/, to hand back (default PUB/handout)")
+    p.add_argument("--publish-dir", type=Path, default=None, metavar="PUB",
+                   help="where --anonymize and --handout publish (default DIR/_published); never DIR itself")
     p.add_argument("--gradescope", type=Path, metavar="FILE",
                    help="also write Gradescope's results.json (DIR must hold exactly one submission)")
 
@@ -111,8 +130,9 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
         if args.manual_template is not None:
             template = Path(args.manual_template) if args.manual_template else args.out_dir / "manual.csv"
         return main(out_dir=args.out_dir, lang=args.lang, manual=args.manual, manual_template=template,
-                    anonymize=args.anonymize, salt=args.salt, handout=args.handout,
-                    gradescope=args.gradescope)
+                    grader=args.grader, anonymize=args.anonymize, salt=args.salt,
+                    handout=args.handout is not None, handout_dir=Path(args.handout) if args.handout else None,
+                    publish_dir=args.publish_dir, gradescope=args.gradescope)
 
     p.set_defaults(handler=run)
 

@@ -10,10 +10,14 @@ The seed belongs to the output folder, written to `DIR/run.json` when a batch st
 `--seed` reuses it, so that every student of a class is graded on the same hidden cases and a resumed
 batch keeps its results. `--seed N` changes it (and so regrades everything); `--force` regrades
 everything with the folder's seed.
+
+`--only` regrades exactly the submissions it selects, by their last result (`select`), and keeps every
+other result as it is, whatever its key.
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import secrets
@@ -25,6 +29,7 @@ from typing import Any
 from . import __version__
 from .checks.base import matches
 from .results import SubmissionResult
+from .roster import derived_id
 from .settings import RunSettings
 from .training.thresholds import THRESHOLDS_FILE
 
@@ -59,17 +64,72 @@ def stamp(result: SubmissionResult, parts: dict[str, Any]) -> None:
     result.extra["resume"] = {"key": resume_key(parts), **parts}
 
 
+def last(out_dir: Path, submission_id: str) -> SubmissionResult | None:
+    """The result already in `out_dir` for this submission, if there is a readable one."""
+    try:
+        return SubmissionResult.read(out_dir / submission_id / "result.json")
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def previous(out_dir: Path, submission_id: str, parts: dict[str, Any]) -> SubmissionResult | None:
     """The result already in `out_dir` for this submission, if it was graded with the same key."""
-    path = out_dir / submission_id / "result.json"
-    try:
-        result = SubmissionResult.read(path)
-    except (OSError, ValueError, KeyError, TypeError):
+    result = last(out_dir, submission_id)
+    if result is None:
         return None
     stored = result.extra.get("resume") if isinstance(result.extra, dict) else None
     if isinstance(stored, dict) and stored.get("key") == resume_key(parts):
         return result
     return None
+
+
+# `--only` keywords: what in a submission's last result makes it selected. Hand-graded answers never count.
+ONLY_KINDS = {
+    "failed": lambda r: any(c.status == "failed" and c.group != "answers" for c in r.checks),
+    "timeout": lambda r: any(c.status == "timeout" for c in r.checks),
+    "error": lambda r: any(c.status == "error" for c in r.checks),  # a grader crash is an error check
+    "rejected": lambda r: r.status == "rejected",
+}
+
+
+class SelectionError(ValueError):
+    """An `--only` that names a submission the batch does not have."""
+
+
+def select(only: list[str], sources: dict[str, str], out_dir: Path) -> tuple[set[str], list[str]]:
+    """(the submissions `--only` selects, those it cannot judge because they have no result yet).
+
+    `sources` maps each submission id to the file or folder name handed in. Each item of `only` is a
+    keyword of ONLY_KINDS, a submission id (exact, else ignoring case), or a student id as the gradebook
+    derives it from the name (`2024001` for `2024001_张三.tar.gz`: every submission of that student).
+    """
+    by_fold = {i.casefold(): i for i in sources}
+    by_student: dict[str, list[str]] = {}
+    for sid, name in sources.items():
+        by_student.setdefault(derived_id(name, sid), []).append(sid)
+    chosen: set[str] = set()
+    kinds = []
+    for item in only:
+        if item in ONLY_KINDS:
+            kinds.append(ONLY_KINDS[item])
+        elif item.casefold() in by_fold:
+            chosen.add(item if item in sources else by_fold[item.casefold()])
+        elif item in by_student:
+            chosen.update(by_student[item])
+        else:
+            close = difflib.get_close_matches(item, list(sources), n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise SelectionError(f"--only: no submission {item!r} in this batch (give {', '.join(ONLY_KINDS)}, "
+                                 f"a submission id (a folder name in {out_dir}) or a student id){hint}")
+    unknown = []
+    if kinds:
+        for sid in sources:
+            result = last(out_dir, sid)
+            if result is None:
+                unknown.append(sid)
+            elif any(kind(result) for kind in kinds):
+                chosen.add(sid)
+    return chosen, [sid for sid in unknown if sid not in chosen]
 
 
 def _now() -> str:

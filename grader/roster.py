@@ -109,6 +109,17 @@ def read_roster(path: Path) -> list[Student]:
     return students
 
 
+def derived_id(source: str, submission_id: str) -> str:
+    """A student id without a roster: the leading digits of the file or folder name handed in
+    (`2024001_张三.tar.gz` -> `2024001`), else of the submission id (`2024001-week-06`, an LMS folder's
+    archive), else the submission id itself."""
+    for name in (source, submission_id):
+        digits = re.match(r"[0-9]+", name)
+        if digits:
+            return digits.group()
+    return submission_id
+
+
 def _token(sid: str) -> re.Pattern[str]:
     """The id as a whole token: not glued to a Latin letter or digit on either side (a Chinese name may
     follow it directly, as in `2024001张三.zip`)."""

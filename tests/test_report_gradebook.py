@@ -12,6 +12,7 @@ import pytest
 from grader.messages import text
 from grader.report import main, render_all
 from grader.report.anonymize import pseudonym
+from grader.report.publish import publish
 from grader.results import CheckResult, Environment, SubmissionInfo, SubmissionResult
 from tests.conftest import copy_results
 
@@ -31,8 +32,10 @@ def test_grades_csv_has_a_bom_and_totals_equal_the_results(rendered):
     assert raw.startswith(b"\xef\xbb\xbf")
     rows = read_csv(rendered / "grades.csv")
     groups = ["jaccard", "unet_shallow", "up_add", "unet_add", "deconv2d", "training", "notebook", "answers"]
-    assert list(rows[0]) == ["id", "source", "status", *groups, "total", "max_score"]
+    assert list(rows[0]) == ["id", "student_id", "source", "status", *groups, "total", "max_score"]
     assert [r["id"] for r in rows] == [PASSING, FAILING, TIMEOUT, REJECTED]
+    # without a roster, the student id is the leading digits of the archive's name
+    assert [r["student_id"] for r in rows] == ["2021001", "2021002", "2021003", "2021004"]
     for row in rows:
         result = SubmissionResult.read(rendered / row["id"] / "result.json")
         assert float(row["total"]) == result.score
@@ -51,23 +54,48 @@ def test_results_json_holds_every_result(rendered):
     assert items[1] == json.loads((rendered / FAILING / "result.json").read_text(encoding="utf-8"))
 
 
-def test_anonymize_replaces_ids_in_the_class_files(tmp_path):
+TA_FILES = ("index.html", "grades.csv", "checks.csv", "results.json")
+
+
+def test_anonymize_publishes_apart_and_keeps_a_key(tmp_path, capsys):
     out = copy_results(tmp_path / "reports", FAILING, TIMEOUT, REJECTED)
-    render_all(out, anonymize=True, salt="autumn-2026")
+    render_all(out)
+    before = {f: (out / f).read_bytes() for f in TA_FILES}
+    assert main(out_dir=out, anonymize=True, salt="autumn-2026") == 0
+    published = out / "_published" / "anonymized"
     names = {sid: pseudonym(sid, "autumn-2026") for sid in (FAILING, TIMEOUT, REJECTED)}
     assert all(n.startswith("S-") and len(n) == 10 for n in names.values())
-    for published in ("index.html", "grades.csv", "results.json"):
-        text = (out / published).read_text(encoding="utf-8-sig")
+    for name in TA_FILES:
+        text = (published / name).read_text(encoding="utf-8-sig")
         for fragment in IDENTIFYING:
-            assert fragment not in text, (published, fragment)
-        for name in names.values():
-            assert name in text, (published, name)
-    assert "report.html" not in (out / "index.html").read_text(encoding="utf-8")  # folders are named by id
-    assert [r["id"] for r in read_csv(out / "grades.csv")] == list(names.values())
-    # the student's own page tells them their pseudonym
-    assert names[FAILING] in (out / FAILING / "report.html").read_text(encoding="utf-8")
+            assert fragment not in text, (name, fragment)
+        for pseudo in names.values():
+            assert pseudo in text, (name, pseudo)
+    assert "report.html" not in (published / "index.html").read_text(encoding="utf-8")  # folders are ids
+    rows = read_csv(published / "grades.csv")
+    assert [r["id"] for r in rows] == list(names.values()) and {r["student_id"] for r in rows} == {""}
+    # the TA's own files are untouched
+    assert before == {f: (out / f).read_bytes() for f in TA_FILES}
+    # the key, for the instructor, lies outside the published folder
+    key = out / "anonymize-key.csv"
+    assert [(r["pseudonym"], r["submission_id"], r["student_id"], r["source"]) for r in read_csv(key)] == [
+        (names[FAILING], FAILING, "2021002", "2021002_li.zip"),
+        (names[TIMEOUT], TIMEOUT, "2021003", "2021003_wang.tar.gz"),
+        (names[REJECTED], REJECTED, "2021004", "2021004_zhao.tar.gz")]
+    assert str(key) in capsys.readouterr().out
     # stable for a salt, different for another
     assert pseudonym(FAILING, "autumn-2026") == names[FAILING] != pseudonym(FAILING, "spring-2027")
+
+
+def test_publishing_never_writes_over_the_ta_folder(tmp_path, capsys):
+    out = copy_results(tmp_path / "reports", FAILING)
+    render_all(out)
+    before = {f: (out / f).read_bytes() for f in TA_FILES}
+    for bad in ({"handout": True, "handout_dir": out}, {"handout": True, "handout_dir": out / FAILING / "x"},
+                {"handout": True, "handout_dir": tmp_path}, {"anonymize": True, "publish_dir": out / FAILING}):
+        assert main(out_dir=out, **bad) == 2, bad
+        assert "would replace the TA's own files" in capsys.readouterr().err
+    assert before == {f: (out / f).read_bytes() for f in TA_FILES}
 
 
 def test_anonymize_leaves_a_file_name_every_student_shares(tmp_path):
@@ -78,16 +106,20 @@ def test_anonymize_leaves_a_file_name_every_student_shares(tmp_path):
         check = CheckResult.make("unet_add/structure", "skipped", 4, missing)
         SubmissionResult(SubmissionInfo(sid, "week-06.tar.gz"), Environment("0.1.0"), checks=[check]).write(
             out / sid / "result.json")
-    render_all(out, anonymize=True)
-    html = (out / "index.html").read_text(encoding="utf-8")
+    publish(out, anonymize=True)
+    html = (out / "_published" / "anonymized" / "index.html").read_text(encoding="utf-8")
     assert "2021007" not in html and "2021008" not in html
     assert "week-06/unet/unet_model.py is missing" in html
+    # the student id comes from the LMS folder's name when the archive's holds none
+    key = read_csv(out / "anonymize-key.csv")
+    assert [r["student_id"] for r in key] == ["2021007", "2021008"]
 
 
 def test_handout_writes_one_self_contained_folder_per_student(tmp_path):
     out = copy_results(tmp_path / "reports", PASSING, REJECTED)
-    handout = tmp_path / "handout"
-    render_all(out, handout=handout)
+    render_all(out)
+    publish(out, handout=True)
+    handout = out / "_published" / "handout"
     assert sorted(p.name for p in handout.iterdir()) == [PASSING, REJECTED]
     page = handout / PASSING / "report.html"
     assert page.read_text(encoding="utf-8") == (out / PASSING / "report.html").read_text(encoding="utf-8")
@@ -95,6 +127,26 @@ def test_handout_writes_one_self_contained_folder_per_student(tmp_path):
     assert sorted(p.relative_to(handout / PASSING).as_posix() for p in (handout / PASSING).rglob("*")
                   if p.is_file()) == ["executed.ipynb", "report.html"]
     assert not (handout / PASSING / "result.json").exists()
+    # anonymized too, each page tells the student their pseudonym; the TA's page does not change
+    ta_page = (out / PASSING / "report.html").read_bytes()
+    publish(out, handout=True, handout_dir=tmp_path / "hand", anonymize=True, salt="s")
+    assert pseudonym(PASSING, "s") in (tmp_path / "hand" / PASSING / "report.html").read_text(encoding="utf-8")
+    assert (out / PASSING / "report.html").read_bytes() == ta_page
+
+
+def test_checks_csv_has_a_column_per_check_id(rendered):
+    rows = read_csv(rendered / "checks.csv")
+    assert [r["id"] for r in rows] == [PASSING, FAILING, TIMEOUT, REJECTED]
+    for row in rows:
+        result = SubmissionResult.read(rendered / row["id"] / "result.json")
+        assert {cid: row[cid] for cid in (c.id for c in result.checks)} == {
+            c.id: f"{c.score:g}" for c in result.checks}
+        assert float(row["total"]) == result.score
+    columns = list(rows[0])
+    assert columns[:4] == ["id", "student_id", "source", "status"] and columns[-2:] == ["total", "max_score"]
+    assert columns.index("jaccard/batch") < columns.index("deconv2d/numpy-only") < columns.index("answers/q1")
+    rejected = rows[-1]
+    assert rejected["status"] == "rejected" and rejected["jaccard/batch"] == "" and rejected["total"] == "0"
 
 
 def test_gradescope_results_follow_their_autograder_format(tmp_path):

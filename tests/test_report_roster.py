@@ -15,6 +15,7 @@ import pytest
 from grader.report import render_all
 from grader.report.anonymize import REDACTED, Anonymizer, pseudonym
 from grader.report.load import Roster, RosterStudent
+from grader.report.publish import publish
 
 FIXTURES = Path(__file__).parent / "fixtures" / "results"
 PASSING, FAILING, TIMEOUT, REJECTED = "2021001_张伟", "2021002_li", "2021003_wang", "2021004_zhao"
@@ -115,7 +116,8 @@ def test_both_languages_name_the_column_and_the_flag(tmp_path):
 
 def test_anonymize_removes_the_roster_ids_and_names_too(tmp_path):
     out = results_with_roster(tmp_path)
-    render_all(out, anonymize=True, salt=SALT)
+    publish(out, anonymize=True, salt=SALT)
+    out = out / "_published" / "anonymized"
     for published in ("index.html", "grades.csv", "results.json"):
         text = (out / published).read_text(encoding="utf-8-sig")
         for fragment in ["2021001", "2021002", "2021003", "2021004", "2021005", "2021044", *NAMES]:
@@ -140,7 +142,7 @@ def test_without_roster_json_there_is_no_student_column(tmp_path):
     html = (out / "index.html").read_text(encoding="utf-8")
     assert 'data-col="student"' not in html and "row-missing" not in html and "badge flag" not in html
     assert "Missing" not in html and "Not on the roster" not in html
-    assert list(read_csv(out / "grades.csv")[0])[:3] == ["id", "source", "status"]
+    assert list(read_csv(out / "grades.csv")[0])[:4] == ["id", "student_id", "source", "status"]
 
 
 def test_an_unreadable_roster_json_is_listed_and_the_rest_rendered(tmp_path):

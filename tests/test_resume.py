@@ -134,6 +134,100 @@ def test_the_seed_policy(tmp_path):
     assert resume.choose_seed(8, tmp_path)[0] == 8
 
 
+def _last_result_has(out: Path, sid: str, status: str) -> None:
+    """Make `sid`'s last result one with a check of `status` (or a rejected archive)."""
+    path = out / sid / "result.json"
+    data = json.loads(path.read_text())
+    if status == "rejected":
+        data.update(status="rejected", error="not a tar archive", checks=[])
+    else:
+        data["checks"].append({"id": "jaccard/batch", "status": status, "score": 0.0, "max_score": 1.5,
+                               "message": "x", "details": {}, "messages": {}})
+    path.write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize("kind, status", [("failed", "failed"), ("timeout", "timeout"), ("error", "error"),
+                                          ("rejected", "rejected")])
+def test_only_regrades_those_whose_last_result_says_so(batch, capsys, kind, status):
+    inbox, out = batch
+    _last_result_has(out, "bob", status)
+    before = _results(out)
+    assert _grade(inbox, out, "--only", kind) == 0
+    assert "Grading 1 of 2 submission(s) (1 kept" in capsys.readouterr().out
+    after = _results(out)
+    assert after["alice"] == before["alice"]
+    regraded = json.loads(after["bob"])
+    assert regraded["status"] == "graded" and {c["status"] for c in regraded["checks"]} == {"skipped"}
+
+
+def test_only_names_submissions_and_keeps_the_rest_whatever_their_key(batch, capsys):
+    inbox, out = batch
+    before = _results(out)
+    # another seed would regrade everything; --only regrades just the one named, ignoring case
+    assert _grade(inbox, out, "--only", "ALICE", "--seed", "5") == 0
+    assert "Grading 1 of 2" in capsys.readouterr().out
+    after = _results(out)
+    assert after["bob"] == before["bob"] and json.loads(after["alice"])["environment"]["seed"] == 5
+    # nothing in the last results failed: nothing to do
+    assert _grade(inbox, out, "--only", "failed,timeout") == 0
+    assert "Grading 0 of 2" in capsys.readouterr().out
+
+
+def test_only_an_unknown_id_is_a_usage_error(batch, capsys):
+    inbox, out = batch
+    before = _results(out)
+    assert _grade(inbox, out, "--only", "alicia") == 2
+    err = capsys.readouterr().err
+    assert "no submission 'alicia' in this batch" in err and "did you mean alice" in err
+    assert _results(out) == before
+
+
+def test_only_selects_a_student_by_the_id_in_the_name(tmp_path, capsys):
+    inbox = _inbox(tmp_path, ["2024001_张三", "2024002_li"])
+    out = tmp_path / "out"
+    assert _grade(inbox, out) == 0
+    pack(build_submission(tmp_path / "new"), inbox / "2024003_new.tar.gz")  # handed in late
+    before = _results(out)
+    assert _grade(inbox, out, "--only", "2024002,timeout") == 0
+    said = capsys.readouterr().out
+    assert "Grading 1 of 3 submission(s) (1 kept" in said
+    # a submission with no result yet cannot be judged by "timeout": said, and not graded
+    assert "1 submission(s) have no result yet and are not graded: 2024003_new" in said
+    after = _results(out)
+    assert sorted(after) == ["2024001_张三", "2024002_li"] and after["2024001_张三"] == before["2024001_张三"]
+
+
+def test_workers_default_to_the_usable_cores_capped(monkeypatch):
+    from grader import batch
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    assert batch.default_workers() == 3
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(64)), raising=False)
+    assert batch.default_workers() == 8
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: None)
+    assert batch.default_workers() == 1
+
+
+def test_hand_grades_an_earlier_version_merged_into_result_json_survive_force(batch, capsys):
+    from grader.report.load import load_batch
+
+    inbox, out = batch
+    path = out / "alice" / "result.json"
+    data = json.loads(path.read_text())
+    q1 = next(c for c in data["checks"] if c["id"] == "answers/q1")
+    q1.update(status="passed", score=q1["max_score"], details={
+        **q1["details"], "automatic": {"status": "skipped", "score": 0.0, "message": "", "messages": {}},
+        "override": {"by": "manual", "score": q1["max_score"], "previous_score": 0.0, "reason": "fine"}})
+    path.write_text(json.dumps(data))
+    assert _grade(inbox, out, "--force") == 0
+    assert "Kept 1 hand grade(s) an earlier version merged into result.json" in capsys.readouterr().out
+    assert json.loads(path.read_text())["score"] == 0  # the new automatic result
+    alice = next(e.result for e in load_batch(out).entries if e.id == "alice")
+    shown = next(c for c in alice.checks if c.id == "answers/q1")
+    assert (shown.score, shown.details["override"]["reason"]) == (q1["max_score"], "fine")
+
+
 def _start(inbox: Path, out: Path) -> subprocess.Popen:
     """The CLI in its own process, grading one submission at a time."""
     return subprocess.Popen([sys.executable, "-m", "grader.cli", "grade", str(inbox), "--out", str(out),

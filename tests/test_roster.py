@@ -9,7 +9,7 @@ import pytest
 
 from grader.cli import main as cli_main
 from grader.intake import SubmissionSource
-from grader.roster import RosterError, Student, match, read_roster
+from grader.roster import RosterError, Student, derived_id, match, read_roster
 from tests.conftest import build_submission, pack
 
 
@@ -103,3 +103,14 @@ def test_an_unreadable_roster_is_a_usage_error(tmp_path, capsys):
     assert cli_main(["grade", str(inbox), "--out", str(tmp_path / "out"), "--roster", str(bad)]) == 2
     assert "twice" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("source, sid, expected", [
+    ("2024001_张三.tar.gz", "2024001_张三", "2024001"),
+    ("2024001张三.zip", "2024001张三", "2024001"),
+    ("week-06.tar.gz", "2024002-week-06", "2024002"),  # an LMS folder per student
+    ("zhang_san.tar.gz", "zhang_san", "zhang_san"),
+    ("１２３.zip", "１２３", "１２３"),  # full-width digits are not an id's digits
+])
+def test_a_student_id_without_a_roster_comes_from_the_name(source, sid, expected):
+    assert derived_id(source, sid) == expected

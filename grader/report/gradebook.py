@@ -1,17 +1,43 @@
-"""The class-wide files: grades.csv for the LMS, results.json with every result, Gradescope's results.json."""
+"""The class-wide files: grades.csv for the LMS, checks.csv per check, results.json, Gradescope's results.json."""
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 from typing import Any
 
 from ..results import CheckResult, SubmissionResult
+from ..roster import derived_id
+from . import csvsafe
 from .anonymize import Anonymizer
 from .labels import GROUPS, Translator
 from .load import Batch, Entry, ReportError
-from .model import MISSING, ComparisonView, batch_max_score, class_list, failing_cases, num, ordered_groups
+from .model import MISSING, ComparisonView, Listed, batch_max_score, class_list, failing_cases, num, ordered_groups
+
+GRADES_CSV, CHECKS_CSV, RESULTS_JSON = "grades.csv", "checks.csv", "results.json"
+
+
+def _who(item: Listed, batch: Batch, names: Anonymizer) -> list[str]:
+    """The student id (and, with a roster, the name) of a class-list line; empty when anonymized.
+
+    Without a roster the id comes from the archive's or folder's name (`roster.derived_id`).
+    """
+    if batch.roster is not None:
+        student = item.student
+        return [student.student_id, student.name] if student and not names.enabled else ["", ""]
+    if names.enabled or item.entry is None:
+        return [""]
+    return [derived_id(item.entry.result.submission.source, item.entry.id)]
+
+
+def _columns(batch: Batch) -> list[str]:
+    return ["id", "student_id", *(["name"] if batch.roster is not None else []), "source", "status"]
+
+
+def _id_cell(item: Listed, names: Anonymizer) -> str:
+    if item.entry is None:
+        return names.student(item.student) if names.enabled and item.student else ""
+    return names.name(item.entry)
 
 
 def write_grades_csv(batch: Batch, path: Path, names: Anonymizer) -> None:
@@ -19,29 +45,59 @@ def write_grades_csv(batch: Batch, path: Path, names: Anonymizer) -> None:
 
     A group the submission was not graded on is left empty; a rejected archive has only its total, 0. With a
     roster, the rows follow it, each with the student's id and name, and a student who handed in nothing
-    has a row of their own: status `missing`, total 0.
+    has a row of their own: status `missing`, total 0. Every text cell is formula-safe (csvsafe).
     """
     entries = batch.entries
     groups = ordered_groups(set(GROUPS) | {c.group for e in entries for c in e.result.checks})
-    roster = batch.roster is not None
     max_total = num(batch_max_score(batch))
     with path.open("w", encoding="utf-8-sig", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["id", *(["student_id", "name"] if roster else []), "source", "status", *groups,
-                         "total", "max_score"])
+        writer = csvsafe.writer(f)
+        writer.writerow([*_columns(batch), *groups, "total", "max_score"])
         for item in class_list(batch):
-            e, student = item.entry, item.student
-            who = [student.student_id, student.name] if student and not names.enabled else ["", ""]
+            e = item.entry
+            who = [_id_cell(item, names), *_who(item, batch, names)]
             if e is None:
-                writer.writerow([names.student(student) if names.enabled else "", *who, "", MISSING,
-                                 *([""] * len(groups)), num(0), max_total])
+                writer.writerow([*who, "", MISSING, *([""] * len(groups)), num(0), max_total])
                 continue
             totals = e.result.group_scores()
             writer.writerow([
-                names.name(e), *(who if roster else []), "" if names.enabled else e.result.submission.source,
+                *who, "" if names.enabled else e.result.submission.source,
                 e.result.status, *(num(totals[g][0]) if g in totals else "" for g in groups),
                 num(e.result.score), num(e.result.max_score),
             ])
+
+
+def write_checks_csv(batch: Batch, path: Path, names: Anonymizer) -> None:
+    """`checks.csv`: one row per submission (as grades.csv), one column per check id with its points.
+
+    The columns are every check id of the batch, groups in DESIGN.md's order; a check the submission was
+    not graded on is left empty. Hand grades are included, as in the totals.
+    """
+    entries = batch.entries
+    rank = {g: i for i, g in enumerate(ordered_groups({c.group for e in entries for c in e.result.checks}))}
+    check_ids = sorted(dict.fromkeys(c.id for e in entries for c in e.result.checks),
+                       key=lambda cid: rank[cid.split("/", 1)[0]])
+    max_total = num(batch_max_score(batch))
+    with path.open("w", encoding="utf-8-sig", newline="") as f:
+        writer = csvsafe.writer(f)
+        writer.writerow([*_columns(batch), *check_ids, "total", "max_score"])
+        for item in class_list(batch):
+            e = item.entry
+            who = [_id_cell(item, names), *_who(item, batch, names)]
+            if e is None:
+                writer.writerow([*who, "", MISSING, *([""] * len(check_ids)), num(0), max_total])
+                continue
+            points = {c.id: num(c.score) for c in e.result.checks}
+            writer.writerow([*who, "" if names.enabled else e.result.submission.source, e.result.status,
+                             *(points.get(cid, "") for cid in check_ids), num(e.result.score),
+                             num(e.result.max_score)])
+
+
+def write_class_files(batch: Batch, folder: Path, names: Anonymizer) -> None:
+    """grades.csv, checks.csv and results.json in `folder`."""
+    write_grades_csv(batch, folder / GRADES_CSV, names)
+    write_checks_csv(batch, folder / CHECKS_CSV, names)
+    write_results_json(batch.entries, folder / RESULTS_JSON, names)
 
 
 def write_results_json(entries: list[Entry], path: Path, names: Anonymizer) -> None:

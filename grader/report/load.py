@@ -7,10 +7,14 @@ import json
 import mimetypes
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from ..results import SubmissionResult
 from ..roster import ROSTER_FILE
+
+if TYPE_CHECKING:
+    from .handgrades import HandGrade
 
 # Images up to this size are embedded in the pages, so a page is one self-contained file.
 MAX_EMBED_BYTES = 4 * 1024 * 1024
@@ -80,6 +84,8 @@ class Batch:
     entries: list[Entry]
     unreadable: list[Unreadable]
     roster: Roster | None = None
+    # Stored hand grades (grader/report/handgrades.py) for a submission or check no result has now.
+    manual_unused: list[HandGrade] = field(default_factory=list)
 
 
 def load_roster(out_dir: Path) -> Roster:
@@ -92,7 +98,11 @@ def load_roster(out_dir: Path) -> Roster:
 
 
 def load_batch(out_dir: Path) -> Batch:
-    """Every `out_dir/*/result.json`, in folder-name order, and the roster when the folder has one."""
+    """Every `out_dir/*/result.json`, in folder-name order, and the roster when the folder has one.
+
+    The TAs' grades stored in `out_dir/_manual.json` are merged into the results (in memory only:
+    result.json stays the automatic result); a store that cannot be read raises ReportError.
+    """
     if not out_dir.is_dir():
         raise ReportError(f"no results folder {out_dir}")
     entries: list[Entry] = []
@@ -108,7 +118,10 @@ def load_batch(out_dir: Path) -> Batch:
             roster = load_roster(out_dir)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             unreadable.append(Unreadable(out_dir / ROSTER_FILE, f"{type(exc).__name__}: {exc}"))
-    return Batch(entries, unreadable, roster)
+    from . import handgrades  # which imports this module
+
+    unused = handgrades.apply([e.result for e in entries], handgrades.load(out_dir))
+    return Batch(entries, unreadable, roster, unused)
 
 
 def data_uri(path: Path) -> str | None:

@@ -1,7 +1,8 @@
-"""Manual grades: a CSV for the TAs to fill in, and merging their scores back into the result.json files.
+"""Manual grades: a CSV for the TAs to fill in, and merging their scores into the grades store.
 
-A merged check keeps the automatic result it replaced under `details["automatic"]`, and every merge starts
-from that, so merging the same CSV twice changes nothing and a later CSV can revise an earlier grade.
+The grades go to `DIR/_manual.json` (see handgrades), never into result.json: a regrade keeps them, and
+each keeps who gave it, when and why. Every merge is judged against the automatic result, so merging the
+same CSV twice changes nothing and a later CSV can revise an earlier grade.
 """
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..messages import Text, text
-from ..results import CheckResult
-from .load import Batch, Entry, ReportError
+from . import csvsafe, handgrades
+from .load import Entry, ReportError, load_batch
 from .model import MANUAL_GROUP, num
 
 TEMPLATE_COLUMNS = ("submission_id", "check_id", "max_score", "score", "comment", "answer")
@@ -59,7 +59,7 @@ def write_template(entries: list[Entry], path: Path) -> int:
                          str(c.details.get("answer") or "")])
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8-sig", newline="") as f:
-        writer = csv.writer(f)
+        writer = csvsafe.writer(f)
         writer.writerow(TEMPLATE_COLUMNS)
         writer.writerows(rows)
     return len(rows)
@@ -94,7 +94,8 @@ def read_manual(path: Path, entries: list[Entry]) -> list[ManualGrade]:
     seen: dict[tuple[str, str], int] = {}
     problems: list[str] = []
     for number, row in enumerate(reader, start=2):
-        values = {k: (v or "").strip() for k, v in row.items() if isinstance(k, str) and isinstance(v, str)}
+        values = {k: csvsafe.unescape((v or "").strip()) for k, v in row.items()
+                  if isinstance(k, str) and isinstance(v, str)}
         sid, cid, raw = values.get("submission_id", ""), values.get("check_id", ""), values.get("score", "")
         if not raw:
             continue
@@ -130,38 +131,15 @@ def read_manual(path: Path, entries: list[Entry]) -> list[ManualGrade]:
     return grades
 
 
-def merged(check: CheckResult, grade: ManualGrade) -> CheckResult:
-    """The check as the TA graded it, keeping the automatic result it replaces."""
-    automatic = check.details.get("automatic") or {
-        "status": check.status, "score": check.score, "message": check.message, "messages": check.messages}
-    previous = automatic["score"]
-    details = {**check.details, "automatic": automatic,
-               "override": {"by": "manual", "score": grade.score, "previous_score": previous,
-                            "reason": grade.comment}}
-    message: Text
-    if check.group != MANUAL_GROUP:
-        message = text(f"助教调整了得分（自动评分 {num(previous)} 分）：{grade.comment}",
-                       f"Score set by a TA (automatic score {num(previous)}): {grade.comment}")
-    elif grade.comment:
-        message = text(f"助教评语：{grade.comment}", f"TA's comment: {grade.comment}")
-    else:
-        message = text("已由助教评分", "Graded by a TA")
-    status = "passed" if grade.score >= check.max_score else "failed"
-    return CheckResult(id=check.id, status=status, score=grade.score, max_score=check.max_score,
-                       message=message.both(), details=details, messages=message.as_dict())
+def merge_manual(out_dir: Path, path: Path, *, grader: str | None = None) -> tuple[int, int]:
+    """Validate the whole CSV, then store its grades as given by `grader` (default: the OS user), now.
 
-
-def merge_manual(batch: Batch, path: Path) -> int:
-    """Validate the whole CSV, then rewrite the result.json of every submission it grades."""
-    grades = read_manual(path, batch.entries)
-    by_id = {e.id: e for e in batch.entries}
-    touched: dict[str, Entry] = {}
-    for grade in grades:
-        entry = by_id[grade.submission_id]
-        checks = entry.result.checks
-        index = next(i for i, c in enumerate(checks) if c.id == grade.check_id)
-        checks[index] = merged(checks[index], grade)
-        touched[entry.id] = entry
-    for entry in touched.values():
-        entry.result.write(entry.folder / "result.json")
-    return len(grades)
+    Returns (graded rows, grades new or changed). result.json is never written.
+    """
+    entries = load_batch(out_dir).entries
+    rows = read_manual(path, entries)
+    sha = {e.id: e.result.submission.sha256 for e in entries}
+    who, when = grader or handgrades.current_user(), handgrades.now()
+    grades = [handgrades.HandGrade(g.submission_id, g.check_id, g.score, g.comment, who, when,
+                                   f"{path.name} row {g.row}", sha[g.submission_id]) for g in rows]
+    return len(rows), handgrades.record(out_dir, grades)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -13,7 +14,7 @@ from markupsafe import Markup
 
 from .. import __version__
 from .anonymize import Anonymizer
-from .gradebook import write_grades_csv, write_results_json
+from .gradebook import write_class_files
 from .labels import Translator
 from .load import Batch, Entry, Unreadable, load_batch
 from .model import StudentPage, dashboard, student_page
@@ -46,37 +47,41 @@ class Renderer:
         return self._render("dashboard.html.j2", d=view, script=self.script, script_hash=self.script_hash)
 
 
-def render_all(out_dir: Path, *, lang: str = "both", anonymize: bool = False, handout: Path | None = None,
-               salt: str = "") -> None:
-    """Write `report.html` per submission, then `index.html`, `grades.csv` and `results.json` in `out_dir`.
+def render_all(out_dir: Path, *, lang: str = "both") -> Batch:
+    """Write `report.html` per submission, then `index.html`, `grades.csv`, `checks.csv` and `results.json`.
 
-    With `anonymize`, the class-wide files name students by pseudonym only; with `handout`, each student's
-    page (and the files it links to) is also copied to `handout/<id>/` to hand back one by one.
+    These are the TA's own files: real names, hand grades merged. The published variants (anonymized,
+    handouts) are written elsewhere by `publish`, never over these. Returns the batch as rendered.
     """
     t = Translator(lang)
     renderer = Renderer(t)
     batch = load_batch(out_dir)
-    names = Anonymizer(batch.entries, enabled=anonymize, salt=salt, roster=batch.roster)
+    names = Anonymizer(batch.entries, enabled=False)
+    for entry, _, html in student_pages(batch, renderer, names):
+        write(entry.folder / "report.html", html)
+    write(out_dir / "index.html",
+          renderer.dashboard(batch, names, similarity=(out_dir / "similarity.html").is_file()))
+    write_class_files(batch, out_dir, names)
+    return batch
+
+
+def student_pages(batch: Batch, renderer: Renderer, names: Anonymizer
+                  ) -> Iterator[tuple[Entry, StudentPage, str]]:
+    """Each submission's page; one the templates cannot show is listed as unreadable, the rest rendered."""
     for entry in batch.entries:
         try:
-            page = student_page(entry, t, names)
+            page = student_page(entry, renderer.t, names)
             html = renderer.student(page)
         except Exception as exc:  # noqa: BLE001 - a result the pages cannot show is listed, the rest rendered
             batch.unreadable.append(Unreadable(entry.folder, f"report.html not written: {exc!r}"))
             continue
-        _write(entry.folder / "report.html", html)
-        if handout is not None:
-            _hand_out(entry, page, html, handout)
-    _write(out_dir / "index.html",
-           renderer.dashboard(batch, names, similarity=(out_dir / "similarity.html").is_file()))
-    write_grades_csv(batch, out_dir / "grades.csv", names)
-    write_results_json(batch.entries, out_dir / "results.json", names)
+        yield entry, page, html
 
 
-def _hand_out(entry: Entry, page: StudentPage, html: str, handout: Path) -> None:
+def hand_out(entry: Entry, page: StudentPage, html: str, handout: Path) -> None:
     """One self-contained folder per student: the page (images inlined) and the files it links to."""
     folder = handout / entry.folder.name
-    _write(folder / "report.html", html)
+    write(folder / "report.html", html)
     for group in page.groups:
         for check in group.checks:
             for artifact in check.artifacts:
@@ -87,7 +92,7 @@ def _hand_out(entry: Entry, page: StudentPage, html: str, handout: Path) -> None
                     shutil.copyfile(source, target)
 
 
-def _write(path: Path, text: str) -> None:
+def write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")

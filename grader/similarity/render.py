@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from dataclasses import asdict
 from pathlib import Path
 from urllib.parse import quote
@@ -10,6 +9,7 @@ from urllib.parse import quote
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from ..messages import Text, text
+from ..report import csvsafe
 from .compare import AnswerMatch, Cluster, CodeMatch, Findings, SetAside, Settings
 from .extract import TASKS, Kit, Submission
 
@@ -67,7 +67,7 @@ def write_csv(path: Path, found: Findings) -> None:
     """One row a pair (`*` marks the tasks and answers that passed their threshold), one a cluster of
     identical or near-identical own code (all its members in `members`), and one saying what was set aside."""
     with path.open("w", newline="", encoding="utf-8") as fh:
-        out = csv.writer(fh)
+        out = csvsafe.writer(fh)  # formula-safe, as every CSV the grader writes
         out.writerow(CSV_COLUMNS)
         for rank, pair in enumerate(found.pairs, start=1):
             run = pair.outputs.run if pair.outputs else []
