@@ -1,10 +1,12 @@
-"""Notebook: the submitted notebook runs to the end (with its training budget capped), plots the loss (Q2)
-and prints the four Jaccard values (Q3).
+"""Notebook: the submitted notebook runs as a TA runs it (with its training budget capped), plots the loss
+(Q2) and prints the four Jaccard values (Q3).
 
 The parent writes a copy of the notebook without outputs and with `epochs`, `steps`, `batch_size` and
-`num_validation` bounded by the profile, and puts the kit's own `image_utils` beside it; the sandbox runs it
-with nbclient (a timeout per cell, a deadline for the whole notebook) and writes the executed copy, which
-the parent validates and keeps as `artifacts/executed.ipynb`.
+`num_validation` bounded by the profile, a kernel start-up file that makes `.cuda()` a no-op where there is
+no CUDA, and puts the kit's own `image_utils` beside it; the sandbox runs every cell with nbclient (a timeout
+per cell, a deadline for the whole notebook), going on after a failing cell, and writes the executed copy,
+which the parent validates and keeps as `artifacts/executed.ipynb`. Every failing cell is recorded; those
+that fail only for the grader's missing GPU (the original kit's GPU-query cells) cost nothing.
 """
 
 from __future__ import annotations
@@ -147,6 +149,8 @@ class NotebookGroup(CheckGroup):
                 failures[-1]["later_cells"] += 1  # the run ended here: one entry says why, for all the rest
                 continue
             failures.append(self._failure(cell, out, records, cpu_only))
+            if len(failures) > 1:  # the first traceback explains; later ones are mostly its consequences
+                failures[-1]["traceback"] = failures[-1]["traceback"][-1500:]
         ok = sum(1 for c in cells if ran(c.executed) and not error_output(c.executed))
         excused = [f for f in failures if f["cause"] == "environment"]
         own = [f for f in failures if f["cause"] == "student"]
@@ -163,7 +167,8 @@ class NotebookGroup(CheckGroup):
         score = round(points * ok / counted, 4) if counted else 0.0
         first = own[0]
         status = "timeout" if first["error_name"] in ("CellTimeoutError", "NotebookTimeout") else "failed"
-        listed = "; ".join(f"{f['code_cell']} ({f['error_name']}: {f['error_value'][:120]})" for f in own[:3])
+        listed = "; ".join(f"{f['code_cell']} ({f['error_name']}: {f['error_value'][:120]})"
+                           + (f" +{f['later_cells']} later cells not run" if f["later_cells"] else "") for f in own[:3])
         more = f" …+{len(own) - 3}" if len(own) > 3 else ""
         msg = text(f"{counted} 个代码单元中 {ok} 个运行成功；出错的代码单元（按 Jupyter 从上到下的编号）："
                    f"{listed}{more}{note.zh}",
