@@ -97,14 +97,34 @@ def _run_stages(box: Path, stages: list[StageRequest], settings: RunSettings, ct
                        gpu=any(s.uses_gpu for s in stages))
 
 
-def _judge(groups: list[CheckGroup], ctx: CheckContext, outputs: dict[str, StageOutputs]) -> list[CheckResult]:
+def _grader_error(group: CheckGroup, ctx: CheckContext, exc: Exception) -> list[CheckResult]:
+    reason = text(f"评分程序内部错误（请联系助教）：{exc!r}", f"internal grader error (tell the TA): {exc!r}")
+    return [CheckResult.make(cid, "error", ctx.points(cid), reason) for cid in group.check_ids(ctx)]
+
+
+def _prepare(groups: list[CheckGroup], ctx: CheckContext) -> tuple[list[StageRequest], dict[str, list[CheckResult]]]:
+    """Every group's stages; a group whose `prepare` fails gets its checks as errors instead (by group id)."""
+    stages: list[StageRequest] = []
+    failed: dict[str, list[CheckResult]] = {}
+    for group in groups:
+        try:
+            stages.extend(group.prepare(ctx))
+        except Exception as exc:  # a grader bug must cost this group, never the batch
+            failed[group.group] = _grader_error(group, ctx, exc)
+    return stages, failed
+
+
+def _judge(groups: list[CheckGroup], ctx: CheckContext, outputs: dict[str, StageOutputs],
+           failed: dict[str, list[CheckResult]] | None = None) -> list[CheckResult]:
     checks: list[CheckResult] = []
     for group in groups:
+        if failed and group.group in failed:
+            checks.extend(failed[group.group])
+            continue
         try:
             checks.extend(group.judge(ctx, outputs))
         except Exception as exc:  # a grader bug must cost this group, never the batch
-            reason = text(f"评分程序内部错误（请联系助教）：{exc!r}", f"internal grader error (tell the TA): {exc!r}")
-            checks.extend(CheckResult.make(cid, "error", ctx.points(cid), reason) for cid in group.check_ids(ctx))
+            checks.extend(_grader_error(group, ctx, exc))
     return checks
 
 
@@ -133,9 +153,10 @@ def grade(source: intake.SubmissionSource, settings: RunSettings) -> SubmissionR
     ctx.submission_dir = _layout(work / "box", unpacked)
     if unpacked.notebook is not None:
         ctx.notebook = ctx.submission_dir / unpacked.notebook.relative_to(unpacked.root)
+        ctx.pristine_notebook = unpacked.notebook
     artifacts.mkdir(parents=True, exist_ok=True)
     _keep_sources(unpacked, artifacts / "submission")
-    stages = [s for g in groups for s in g.prepare(ctx)]
+    stages, failed = _prepare(groups, ctx)
     timings["prepare"] = time.perf_counter() - t
 
     logs: dict[str, str] = {}
@@ -155,7 +176,7 @@ def grade(source: intake.SubmissionSource, settings: RunSettings) -> SubmissionR
         timings["sandbox_overhead"] = timings["sandbox"] - sum(timings[f"stage:{s.name}"] for s in stages)
 
     t = time.perf_counter()
-    checks = [c for c in _judge(groups, ctx, outputs) if matches(c.id, settings.checks)]
+    checks = [c for c in _judge(groups, ctx, outputs, failed) if matches(c.id, settings.checks)]
     timings["judge"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - start
     return SubmissionResult(info, _environment(settings, isolation), checks=checks,

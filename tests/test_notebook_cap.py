@@ -7,7 +7,7 @@ import ast
 import nbformat
 import pytest
 
-from grader.notebook.cap import cap_source
+from grader.notebook.cap import Uncappable, cap_cells, cap_source
 from grader.notebook.execute import capped_copy
 
 from .conftest import SOLUTION
@@ -56,8 +56,8 @@ def test_nested_bounds_do_not_overlap():
 
 def test_the_solution_notebook_is_capped_and_still_parses(tmp_path):
     dest = tmp_path / "capped.ipynb"
-    nb, rewrites = capped_copy(SOLUTION / "Assignment.ipynb", CAPS, dest)
-    assert {r.name for r in rewrites} == set(CAPS)
+    capped = capped_copy(SOLUTION / "Assignment.ipynb", CAPS, dest)
+    assert {r.name for r in capped.rewrites} == set(CAPS) and capped.uncapped == {}
     written = nbformat.read(dest, as_version=4)
     for cell in written.cells:
         if cell.cell_type != "code":
@@ -67,3 +67,19 @@ def test_the_solution_notebook_is_capped_and_still_parses(tmp_path):
             values = {t.id: n.value.value for n in ast.parse(cell.source).body if isinstance(n, ast.Assign)
                       for t in n.targets if isinstance(t, ast.Name)}
             assert values == CAPS
+
+
+def test_a_thousand_minus_signs_are_capped_without_recursion():
+    deep = "epochs = " + "-" * 1000 + "5"
+    new, changes = cap_source(deep, CAPS)
+    assert new == "epochs = min(" + "-" * 1000 + "5, 1)"
+    assert [c[0] for c in changes] == ["epochs"]
+
+
+def test_a_cell_too_deep_for_the_parser_is_reported_not_raised():
+    source = "epochs = " + "-" * 5000 + "5"
+    with pytest.raises(Uncappable):
+        cap_source(source, CAPS)
+    changed, rewrites, uncapped = cap_cells([(0, source), (3, "epochs = 5")], CAPS)
+    assert changed == {3: "epochs = 1"} and [r.cell for r in rewrites] == [3]
+    assert list(uncapped) == [0] and uncapped[0]

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
+import stat
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +51,7 @@ class CheckContext:
     io_root: Path
     artifacts_dir: Path
     public_only: bool = False
+    pristine_notebook: Path | None = None  # the grader's own copy from intake, out of the sandbox's reach
 
     def stage_inputs(self, stage: str) -> Path:
         """The folder whose contents the stage will see as its read-only inputs."""
@@ -170,6 +173,20 @@ class StageOutputs:
         if shape is not None and tuple(arr.shape) != tuple(shape):
             raise OutputError(f"output {name!r} has shape {tuple(arr.shape)}, expected {tuple(shape)}")
         return arr
+
+    def file_bytes(self, name: str, max_bytes: int) -> bytes | None:
+        """One regular file the stage wrote (no link, no FIFO, at most max_bytes), or None."""
+        path = self.folder / name
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            return None
+        with os.fdopen(fd, "rb") as fh:
+            info = os.fstat(fh.fileno())
+            if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
+                return None
+            data = fh.read(max_bytes + 1)
+        return data if len(data) <= max_bytes else None
 
     def log(self, limit: int = 20_000) -> str:
         """The stage's captured stdout/stderr, capped."""

@@ -1,10 +1,12 @@
-"""Notebook: the submitted notebook runs to the end (with its training budget capped), plots the loss (Q2)
-and prints the four Jaccard values (Q3).
+"""Notebook: the submitted notebook runs as a TA runs it (with its training budget capped), plots the loss
+(Q2) and prints the four Jaccard values (Q3).
 
 The parent writes a copy of the notebook without outputs and with `epochs`, `steps`, `batch_size` and
-`num_validation` bounded by the profile, and puts the kit's own `image_utils` beside it; the sandbox runs it
-with nbclient (a timeout per cell, a deadline for the whole notebook) and writes the executed copy, which
-the parent validates and keeps as `artifacts/executed.ipynb`.
+`num_validation` bounded by the profile, a kernel start-up file that makes `.cuda()` a no-op where there is
+no CUDA, and puts the kit's own `image_utils` beside it; the sandbox runs every cell with nbclient (a timeout
+per cell, a deadline for the whole notebook), going on after a failing cell, and writes the executed copy,
+which the parent validates and keeps as `artifacts/executed.ipynb`. Every failing cell is recorded; those
+that fail only for the grader's missing GPU (the original kit's GPU-query cells) cost nothing.
 """
 
 from __future__ import annotations
@@ -18,17 +20,20 @@ from typing import Any
 import nbformat
 
 from ..messages import Text, text
-from ..notebook.cap import Rewrite
 from ..notebook.execute import (
+    MAX_EXECUTED_BYTES,
+    Capped,
     NotebookUnreadable,
     capped_copy,
     error_output,
     executed_cell,
+    kernel_startup_source,
     png_output,
     ran,
     read_executed,
     text_output,
 )
+from ..notebook.kit_cells import kit_cell, no_cuda_error
 from ..results import CheckResult
 from ..training.kit import IMAGE_UTILS
 from ..training.profiles import lookup
@@ -52,14 +57,15 @@ class Ran:
     source: str
     tags: list[str]
     executed: dict | None
+    position: int = 0  # 1-based among the code cells that run, as Jupyter numbers them top to bottom
+    kit: str | None = None  # "gpu-query" or "kit" (see notebook.kit_cells), None for the student's own
 
 
 class NotebookGroup(CheckGroup):
     group = "notebook"
 
     def __init__(self) -> None:
-        self.handed_in: nbformat.NotebookNode | None = None
-        self.rewrites: list[Rewrite] = []
+        self.handed_in: Capped | None = None
         self.problem: Text | None = None
 
     def check_ids(self, ctx: CheckContext) -> list[str]:
@@ -75,11 +81,11 @@ class NotebookGroup(CheckGroup):
             return []
         budget = lookup(ctx.profile).notebook
         try:
-            self.handed_in, self.rewrites = capped_copy(ctx.notebook, budget.caps(),
-                                                        ctx.stage_inputs(STAGE) / "notebook.ipynb")
+            self.handed_in = capped_copy(ctx.notebook, budget.caps(), ctx.stage_inputs(STAGE) / "notebook.ipynb")
         except NotebookUnreadable as exc:
             self.problem = text(f"notebook 无法读取：{exc}", f"the notebook cannot be read: {exc}")
             return []
+        (ctx.stage_inputs(STAGE) / "kernel_startup.py").write_text(kernel_startup_source(), encoding="utf-8")
         kit_copy = ctx.notebook.parent / "image_utils"
         if kit_copy.is_symlink() or kit_copy.is_file():
             kit_copy.unlink()
@@ -96,9 +102,12 @@ class NotebookGroup(CheckGroup):
         if self.handed_in is None or STAGE not in outputs:
             return self.not_run(ctx, self.problem or text("notebook 没有运行", "the notebook was not run"))
         out = outputs[STAGE]
-        executed = read_executed(out.folder / "executed.ipynb")
-        cells = [Ran(i, c.source, _tags(c), executed_cell(executed, i, c.source))
-                 for i, c in enumerate(self.handed_in.cells) if c.cell_type == "code" and c.source.strip()]
+        executed = read_executed(out.file_bytes("executed.ipynb", MAX_EXECUTED_BYTES))
+        cells = []
+        for i, c in enumerate(self.handed_in.nb.cells):
+            if c.cell_type == "code" and c.source.strip():
+                cells.append(Ran(i, c.source, _tags(c), executed_cell(executed, i, c.source), len(cells) + 1,
+                                 kit_cell(self.handed_in.submitted.get(i, c.source))))
         artifacts = self._artifacts(ctx, executed, cells)
         return [self._runs(ctx, out, cells, artifacts), self._loss_plot(ctx, cells, artifacts),
                 self._jaccard(ctx, cells, artifacts)]
@@ -121,36 +130,61 @@ class NotebookGroup(CheckGroup):
         points = ctx.points(cid)
         total = len(cells)
         capped = [{"cell": r.cell, "name": r.name, "before": r.before, "after": r.after}
-                  for r in self.rewrites]
-        details: dict[str, Any] = {"cells_total": total, "artifacts": artifacts, "capped": capped}
+                  for r in self.handed_in.rewrites]
+        uncapped = [{"cell": i, "cell_number": i + 1, "reason": why} for i, why in self.handed_in.uncapped.items()]
+        details: dict[str, Any] = {"cells_total": total, "artifacts": artifacts, "capped": capped,
+                                   "uncapped": uncapped}
         records = out.records()
         if out.state != "timeout" and "kernel" not in records:
             setup = records.get("setup") or {}
             why = (setup.get("error") or {}).get("message") or out.log()[-500:] or out.state
             why = text(f"无法启动 notebook 内核：{why}", f"the notebook's kernel could not start: {why}")
             return CheckResult.make(cid, "error", points, why, cells_run=0, **details)
-        done = 0
+        cpu_only = not lookup(ctx.profile).device.startswith("cuda")
+        failures = []
         for cell in cells:
-            if not ran(cell.executed) or error_output(cell.executed):
-                break
-            done += 1
-        details["cells_run"] = done
-        if done == total:
+            if ran(cell.executed) and not error_output(cell.executed):
+                continue
+            if not ran(cell.executed) and not error_output(cell.executed) and failures and failures[-1]["not_run"]:
+                failures[-1]["later_cells"] += 1  # the run ended here: one entry says why, for all the rest
+                continue
+            failures.append(self._failure(cell, out, records, cpu_only))
+            if len(failures) > 1:  # the first traceback explains; later ones are mostly its consequences
+                failures[-1]["traceback"] = failures[-1]["traceback"][-1500:]
+        ok = sum(1 for c in cells if ran(c.executed) and not error_output(c.executed))
+        excused = [f for f in failures if f["cause"] == "environment"]
+        own = [f for f in failures if f["cause"] == "student"]
+        counted = total - len(excused)
+        details.update(cells_run=ok, cells_counted=counted, failures=failures,
+                       environment_cells=[f["code_cell"] for f in excused])
+        if own:
+            details["failing_cell"] = own[0]
+        note = _environment_note(excused)
+        if not own:
             return CheckResult.make(cid, "passed", points,
-                                    text(f"notebook 全部 {total} 个代码单元运行成功",
-                                         f"all {total} code cells ran without error"), **details)
-        stopped = cells[done]
-        index = stopped.index
-        failing = {"index": index, "source": stopped.source[:2000],
-                   **self._why_stopped(stopped.executed, out, records)}
-        details["failing_cell"] = failing
-        score = round(points * done / total, 4) if total else 0.0
-        status = "timeout" if failing["error_name"] in ("CellTimeoutError", "NotebookTimeout") else "failed"
-        msg = text(f"notebook 运行到第 {index} 个单元时停止（{done}/{total} 个代码单元成功）："
-                   f"{failing['error_name']}: {failing['error_value']}",
-                   f"the notebook stopped at cell {index} ({done} of {total} code cells ran): "
-                   f"{failing['error_name']}: {failing['error_value']}")
+                                    text(f"notebook 的 {counted} 个代码单元全部运行成功{note.zh}",
+                                         f"all {counted} code cells counted ran without error{note.en}"), **details)
+        score = round(points * ok / counted, 4) if counted else 0.0
+        first = own[0]
+        status = "timeout" if first["error_name"] in ("CellTimeoutError", "NotebookTimeout") else "failed"
+        listed = "; ".join(f"{f['code_cell']} ({f['error_name']}: {f['error_value'][:120]})"
+                           + (f" +{f['later_cells']} later cells not run" if f["later_cells"] else "") for f in own[:3])
+        more = f" …+{len(own) - 3}" if len(own) > 3 else ""
+        msg = text(f"{counted} 个代码单元中 {ok} 个运行成功；出错的代码单元（按 Jupyter 从上到下的编号）："
+                   f"{listed}{more}{note.zh}",
+                   f"{ok} of {counted} code cells ran without error; failing code cells (numbered top to bottom, "
+                   f"as Jupyter runs them): {listed}{more}{note.en}")
         return CheckResult.make(cid, status, points, msg, score=score, **details)
+
+    def _failure(self, cell: Ran, out: StageOutputs, records: dict[str, dict], cpu_only: bool) -> dict[str, Any]:
+        """One failing cell for the report: where, what it raised, and whose failure it is."""
+        why = self._why_stopped(cell.executed, out, records)
+        no_gpu = error_output(cell.executed) is not None and (
+            cell.kit == "gpu-query" or (cpu_only and no_cuda_error(why["error_name"], why["error_value"])))
+        return {"index": cell.index, "cell_number": cell.index + 1, "code_cell": cell.position,
+                "source": cell.source[:2000], **why, "changed": cell.kit is None, "kit_cell": cell.kit,
+                "cause": "environment" if no_gpu else "student", "not_run": not ran(cell.executed),
+                "later_cells": 0}
 
     def _why_stopped(self, cell, out: StageOutputs, records: dict[str, dict]) -> dict[str, str]:
         """The failing cell's error output (the stage adds one on a timeout or a dead kernel), else why the
@@ -160,7 +194,7 @@ class NotebookGroup(CheckGroup):
             return found
         if (records.get("stop") or {}).get("reason") == "deadline" or out.state == "timeout":
             return {"error_name": "NotebookTimeout", "traceback": "",
-                    "error_value": "the cell did not finish within the notebook's time limit"}
+                    "error_value": "the cell did not run within the notebook's time limit"}
         ending = STAGE_ENDINGS.get(out.state, text("没有运行", "did not run"))
         return {"error_name": "NotRun", "error_value": f"the cell did not run: the notebook run {ending.en}",
                 "traceback": out.log()[-2000:]}
@@ -192,15 +226,18 @@ class NotebookGroup(CheckGroup):
     def _jaccard(self, ctx: CheckContext, cells, artifacts: dict[str, str]) -> CheckResult:
         cid = "notebook/jaccard-output"
         points = ctx.points(cid)
-        cell = next((c for c in cells if "q3-jaccard" in c.tags), None) or \
-            next((c for c in cells if "JaccardCoeff" in c.source and ".forward(" in c.source), None)
-        if cell is None or not ran(cell.executed):
+        # the tagged cell, else every cell that calls `.forward(` on a Jaccard (the examples may span cells)
+        found = [c for c in cells if "q3-jaccard" in c.tags] or \
+            [c for c in cells if "jaccard" in c.source.lower() and ".forward(" in c.source]
+        done = [c for c in found if ran(c.executed)]
+        if not done:
             why = (text("没有找到 Q3 的 Jaccard 单元（标签 q3-jaccard）",
                         "no Q3 Jaccard cell (tagged q3-jaccard)")
-                   if cell is None else text("Q3 的 Jaccard 单元没有运行到（见 notebook/runs）",
-                                             "the Q3 Jaccard cell did not run (see notebook/runs)"))
+                   if not found else text("Q3 的 Jaccard 单元没有运行到（见 notebook/runs）",
+                                          "the Q3 Jaccard cell did not run (see notebook/runs)"))
             return CheckResult.make(cid, "failed", points, why, artifacts=artifacts)
-        printed = text_output(cell.executed)
+        cell = done[-1]
+        printed = "\n".join(text_output(c.executed) for c in done)
         values = printed_values(printed)[-len(JACCARD_EXPECTED):]
         verdicts = []
         for k, (name, expected) in enumerate(JACCARD_EXPECTED):
@@ -214,6 +251,15 @@ class NotebookGroup(CheckGroup):
                                                       "Q3 prints the four expected Jaccard values"))
         result.details.update(cell=cell.index, output=printed[-2000:], artifacts=artifacts)
         return result
+
+
+def _environment_note(excused: list[dict[str, Any]]) -> Text:
+    """What the grader's own environment cost: nothing, and which cells that was."""
+    if not excused:
+        return text("", "")
+    where = ", ".join(str(f["code_cell"]) for f in excused)
+    return text(f"。代码单元 {where} 只因评分机器没有 GPU（CUDA）而出错，不扣分",
+                f". Code cells {where} failed only because the grader has no GPU (CUDA): not counted")
 
 
 def _tags(cell: dict) -> list[str]:

@@ -5,7 +5,9 @@ bounded: `epochs = 5 # comment` becomes `epochs = 1 # comment`, `epochs = n * 2`
 `epochs = min(n * 2, 1)`. The same holds for tuple assignments (`epochs, steps = 5, 50`), annotated
 assignments, keyword arguments (`train(net, epochs=5)`) and parameter defaults (`def train(epochs=5)`).
 A tuple assignment from an expression (`epochs, steps = budget()`) is followed by a capping line. Cells
-are parsed with IPython magic lines blanked out; a cell that still does not parse is left alone.
+are parsed with IPython magic lines blanked out; a cell that still does not parse is left alone (the kernel
+rejects it too). A cell too deep or too large for the parser (`epochs = ` and a thousand `-` signs) raises
+`Uncappable`, never RecursionError: the tree is walked without recursion.
 """
 
 from __future__ import annotations
@@ -44,6 +46,10 @@ class _Positions:
         return self.offset(node.lineno, node.col_offset), self.offset(node.end_lineno, node.end_col_offset)
 
 
+class Uncappable(ValueError):
+    """A cell the parser cannot take apart (absurdly deep or large); the message says why."""
+
+
 def _parse(source: str) -> ast.Module | None:
     """The cell as Python, with magic and shell lines (`%load_ext`, `!pip`) blanked to `pass`."""
     blanked = "\n".join(MAGIC.sub(r"\1pass #", line) if MAGIC.match(line) else line
@@ -52,6 +58,10 @@ def _parse(source: str) -> ast.Module | None:
         return ast.parse(blanked)
     except (SyntaxError, ValueError):
         return None
+    except RecursionError as exc:
+        raise Uncappable("nested too deeply for the parser") from exc
+    except MemoryError as exc:
+        raise Uncappable("too large for the parser") from exc
 
 
 def _bounded(node: ast.expr, text: str, cap: int) -> str | None:
@@ -61,8 +71,8 @@ def _bounded(node: ast.expr, text: str, cap: int) -> str | None:
     return f"min({text}, {cap})"
 
 
-class _Finder(ast.NodeVisitor):
-    """Collects (start, end, replacement, name) edits and lines to insert after statements."""
+class _Finder:
+    """Collects (start, end, replacement, name) edits and lines to insert after statements, node by node."""
 
     def __init__(self, source: str, pos: _Positions, caps: dict[str, int]):
         self.source, self.pos, self.caps = source, pos, caps
@@ -93,7 +103,6 @@ class _Finder(ast.NodeVisitor):
                 self._value(target.id, node.value)
             elif isinstance(target, (ast.Tuple, ast.List)):
                 self._unpack(node, target)
-        self.generic_visit(node)
 
     def _unpack(self, node: ast.Assign, target: ast.Tuple | ast.List) -> None:
         names = [(i, e.id) for i, e in enumerate(target.elts)
@@ -112,13 +121,11 @@ class _Finder(ast.NodeVisitor):
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
         if isinstance(node.target, ast.Name) and node.target.id in self.caps and node.value is not None:
             self._value(node.target.id, node.value)
-        self.generic_visit(node)
 
     def visit_Call(self, node: ast.Call) -> None:
         for kw in node.keywords:
             if kw.arg in self.caps:
                 self._value(kw.arg, kw.value)
-        self.generic_visit(node)
 
     def _defaults(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> None:
         args = node.args
@@ -131,17 +138,23 @@ class _Finder(ast.NodeVisitor):
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
         self._defaults(node)
-        self.generic_visit(node)
 
     visit_AsyncFunctionDef = visit_FunctionDef
 
     def visit_Lambda(self, node: ast.Lambda) -> None:
         self._defaults(node)
-        self.generic_visit(node)
+
+    def visit(self, tree: ast.AST) -> None:
+        """Every node of the tree, breadth first: `ast.walk` keeps its own queue, so depth costs no stack."""
+        for node in ast.walk(tree):
+            method = getattr(self, f"visit_{type(node).__name__}", None)
+            if method is not None:
+                method(node)
 
 
 def cap_source(source: str, caps: dict[str, int]) -> tuple[str, list[tuple[str, str, str]]]:
-    """`source` with every capped name bounded, and (name, before, after) for each change."""
+    """`source` with every capped name bounded, and (name, before, after) for each change; `Uncappable`
+    for a cell the parser cannot take."""
     tree = _parse(source)
     if tree is None:
         return source, []
@@ -158,12 +171,18 @@ def cap_source(source: str, caps: dict[str, int]) -> tuple[str, list[tuple[str, 
     return source, changes[::-1]
 
 
-def cap_cells(sources: list[tuple[int, str]], caps: dict[str, int]) -> tuple[dict[int, str], list[Rewrite]]:
-    """Cap each (cell index, source); the changed sources by index, and every rewrite made."""
-    changed, rewrites = {}, []
+def cap_cells(sources: list[tuple[int, str]], caps: dict[str, int]
+              ) -> tuple[dict[int, str], list[Rewrite], dict[int, str]]:
+    """Cap each (cell index, source); the changed sources by index, every rewrite made, and why each cell
+    that could not be analysed was left as it is (by index)."""
+    changed, rewrites, uncapped = {}, [], {}
     for index, source in sources:
-        new, changes = cap_source(source, caps)
+        try:
+            new, changes = cap_source(source, caps)
+        except Uncappable as exc:
+            uncapped[index] = str(exc)
+            continue
         if changes:
             changed[index] = new
             rewrites.extend(Rewrite(index, name, before, after) for name, before, after in changes)
-    return changed, rewrites
+    return changed, rewrites, uncapped

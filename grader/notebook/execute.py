@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from .cap import Rewrite, cap_cells
 from .cells import MAX_NOTEBOOK_BYTES
 
 MAX_EXECUTED_BYTES = 30 * 2**20
+KERNEL_STARTUP = Path(__file__).with_name("kernel_startup.py")
 MAX_PNG_BYTES = 5 * 2**20
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -44,8 +46,17 @@ def _read(path: Path, limit: int) -> nbformat.NotebookNode:
     return nb
 
 
-def capped_copy(notebook: Path, caps: dict[str, int], dest: Path
-                ) -> tuple[nbformat.NotebookNode, list[Rewrite]]:
+@dataclass
+class Capped:
+    """The notebook as handed in to run, what the cap changed, and the cells as the student wrote them."""
+
+    nb: nbformat.NotebookNode
+    rewrites: list[Rewrite] = field(default_factory=list)
+    uncapped: dict[int, str] = field(default_factory=dict)  # cell index -> why it could not be analysed
+    submitted: dict[int, str] = field(default_factory=dict)  # cell index -> the student's own source
+
+
+def capped_copy(notebook: Path, caps: dict[str, int], dest: Path) -> Capped:
     """Write the submitted notebook to `dest` without outputs and with its training budget capped."""
     nb = _read(notebook, MAX_NOTEBOOK_BYTES)
     try:
@@ -54,21 +65,30 @@ def capped_copy(notebook: Path, caps: dict[str, int], dest: Path
                 cell.outputs = []
                 cell.execution_count = None
         sources = [(i, cell.source) for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
-        changed, rewrites = cap_cells(sources, caps)
+        changed, rewrites, uncapped = cap_cells(sources, caps)
         for index, source in changed.items():
             nb.cells[index].source = source
         nbformat.write(nb, dest)
     except (AttributeError, KeyError, TypeError, ValueError) as exc:  # cells without a type or a source
         raise NotebookUnreadable(f"{notebook.name} has malformed cells: {exc}") from exc
-    return nb, rewrites
+    return Capped(nb, rewrites, uncapped, dict(sources))
 
 
-def read_executed(path: Path) -> nbformat.NotebookNode | None:
-    """The executed notebook the sandbox wrote, or None when it is missing or not a valid notebook."""
-    try:
-        return _read(path, MAX_EXECUTED_BYTES)
-    except NotebookUnreadable:
+def kernel_startup_source() -> str:
+    """The start-up file the stage gives the kernel (see kernel_startup.py)."""
+    return KERNEL_STARTUP.read_text(encoding="utf-8")
+
+
+def read_executed(data: bytes | None) -> nbformat.NotebookNode | None:
+    """The executed notebook the sandbox wrote (its bytes, read through the stage's capped reader), or None
+    when it is missing or not a valid notebook."""
+    if data is None or len(data) > MAX_EXECUTED_BYTES:
         return None
+    try:
+        nb = nbformat.reads(data.decode("utf-8", errors="replace"), as_version=4)
+    except Exception:  # nbformat raises JSON, schema and conversion errors of many kinds
+        return None
+    return nb if isinstance(nb.get("cells"), list) else None
 
 
 def executed_cell(executed: nbformat.NotebookNode | None, index: int, source: str) -> dict[str, Any] | None:
