@@ -145,7 +145,8 @@ def test_printed_values(printed, values):
     assert printed_values(printed) == values
 
 
-def test_a_submission_without_notebook_skips_the_group(submission, run_group):
+def test_a_submission_without_notebook_fails_the_group(submission, run_group):
     checks = run_group(NotebookGroup(), submission(), notebook=None, profile="cpu")
-    assert [c.status for c in checks] == ["skipped"] * 3
+    assert [c.status for c in checks] == ["failed"] * 3
+    assert all(c.score == 0 for c in checks)
     assert all("no notebook" in c.message for c in checks)

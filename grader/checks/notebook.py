@@ -67,6 +67,7 @@ class NotebookGroup(CheckGroup):
     def __init__(self) -> None:
         self.handed_in: Capped | None = None
         self.problem: Text | None = None
+        self.problem_status = "failed"  # missing or unreadable work fails; a grader-side problem is an error
 
     def check_ids(self, ctx: CheckContext) -> list[str]:
         return ["notebook/runs", "notebook/loss-plot", "notebook/jaccard-output"]
@@ -76,6 +77,7 @@ class NotebookGroup(CheckGroup):
             self.problem = text("提交中没有找到 notebook", "no notebook found in the submission")
             return []
         if not IMAGE_UTILS.is_dir():
+            self.problem_status = "error"
             self.problem = text(f"评分程序安装不完整（请联系助教）：缺少 {IMAGE_UTILS}",
                                 f"the grader's installation is incomplete (tell the TA): {IMAGE_UTILS} is missing")
             return []
@@ -99,8 +101,12 @@ class NotebookGroup(CheckGroup):
                              memory_mb=budget.memory_mb, uses_gpu=gpu)]
 
     def judge(self, ctx: CheckContext, outputs: dict[str, StageOutputs]) -> list[CheckResult]:
+        if self.problem is not None:
+            if self.problem_status == "error":
+                return [CheckResult.make(cid, "error", ctx.points(cid), self.problem) for cid in self.check_ids(ctx)]
+            return self.missing(ctx, self.problem)
         if self.handed_in is None or STAGE not in outputs:
-            return self.not_run(ctx, self.problem or text("notebook 没有运行", "the notebook was not run"))
+            return self.not_run(ctx, text("notebook 没有运行", "the notebook was not run"))
         out = outputs[STAGE]
         executed = read_executed(out.file_bytes("executed.ipynb", MAX_EXECUTED_BYTES))
         cells = []
