@@ -15,15 +15,21 @@ from .render import render_all
 def main(*, out_dir: Path, lang: str = "both", manual: Path | None = None,
          manual_template: Path | None = None, anonymize: bool = False, handout: Path | None = None,
          gradescope: Path | None = None, salt: str = "") -> int:
-    """0 when everything was written; 2 for a usage error (no such folder, a bad manual CSV), with why."""
+    """0 when everything was written; 2 for a usage error (no such folder, no result in it, a bad manual CSV),
+    with why."""
     try:
+        batch = load_batch(out_dir)
+        if not batch.entries:
+            unreadable = f" ({len(batch.unreadable)} unreadable)" if batch.unreadable else ""
+            raise ReportError(f"no results in {out_dir}{unreadable}: it should hold one folder per submission "
+                              f"with a result.json, as `unet-grader grade PATH --out {out_dir}` writes")
         if manual_template is not None:
-            rows = write_template(load_batch(out_dir).entries, manual_template)
+            rows = write_template(batch.entries, manual_template)
             print(f"wrote {manual_template}: {rows} answer(s) to grade; fill in 'score' and 'comment', "
                   f"then run `unet-grader report {out_dir} --manual {manual_template}`")
             return 0
         if manual is not None:
-            merged = merge_manual(load_batch(out_dir), manual)
+            merged = merge_manual(batch, manual)
             print(f"merged {merged} manual grade(s) from {manual}")
         render_all(out_dir, lang=lang, anonymize=anonymize, handout=handout, salt=salt)
         if gradescope is not None:
