@@ -109,6 +109,7 @@ class TrainingGroup(CheckGroup):
 
     def prepare(self, ctx: CheckContext) -> list[StageRequest]:
         profile = lookup(ctx.profile)
+        self.evaluation = None
         nets = [net for net in NETWORKS if self._calibration(profile, net)[0] is not None]
         if not nets:
             return []
