@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from . import intake, pipeline, resume, roster, sandbox, summary
+from .checks.registry import validate
 from .messages import text
 from .progress import Progress
 from .results import CheckResult, Environment, SubmissionInfo, SubmissionResult
@@ -28,6 +29,8 @@ from .rubric import Rubric
 from .settings import RunSettings
 from .training.profiles import PROFILES, ProfileError, resolve
 
+USAGE = 2
+NOTHING_GRADED = 3  # every archive rejected, every grading failed in the grader, or no submission found
 INTERRUPTED = 130
 MAX_DEFAULT_WORKERS = 8  # beyond this, memory (a sandbox and a network per submission) runs out first
 LOCAL_WORKER = f"{socket.gethostname()} (local)"  # result.json's extra.worker; Dask names its worker
@@ -62,6 +65,11 @@ def grade_one(source: intake.SubmissionSource, settings: RunSettings,
     result.extra["worker"] = worker
     result.write(settings.out_dir / source.id / "result.json")
     return result
+
+
+def was_graded(result: SubmissionResult) -> bool:
+    """Whether the submission was graded: not rejected, and not a grader failure in place of its checks."""
+    return result.status == "graded" and not any(c.id == "grader" for c in result.checks)
 
 
 def _abandon(progress: Progress, running: int) -> None:
@@ -189,23 +197,27 @@ def main(*, paths: list[Path], out_dir: Path, workers: int, checks: list[str] | 
          lang: str = "both", scheduler: str | None = None, similarity: bool = False,
          only: list[str] | None = None, echo=print) -> int:
     """Grade a batch into `out_dir`; exit 0 when the batch was graded, whatever the students scored,
-    2 for a usage error, 130 when interrupted. `scheduler` grades on Dask instead (see `distributed`);
-    `similarity` also writes DIR/similarity.html, before the dashboard that links it; `only` regrades
-    just the submissions it selects (see `resume.select`). Hand grades (DIR/_manual.json) are never
-    touched: the reports merge them over the new results."""
+    2 for a usage error (found before any submission is opened: a rubric or `checks` that does not fit the
+    check ids, a missing path), 3 when nothing could be graded (no submission found, every archive
+    rejected), 130 when interrupted. `scheduler` grades on Dask instead (see `distributed`); `similarity`
+    also writes DIR/similarity.html, before the dashboard that links it; `only` regrades just the
+    submissions it selects (see `resume.select`). Hand grades (DIR/_manual.json) are never touched: the
+    reports merge them over the new results."""
     try:
+        validate(rubric, checks)
         sources = intake.collect(paths)
         class_list = _load_roster(roster_csv, out_dir)
         chosen = resolve(profile) if scheduler is None or profile != "gpu" else PROFILES["gpu"]  # GPUs on workers
     except (ValueError, ProfileError) as exc:  # RosterError is a ValueError
         print(f"unet-grader: {exc}", file=sys.stderr)
-        return 2
+        return USAGE
     if not sources:
-        print("unet-grader: no submissions found in " + ", ".join(map(str, paths)), file=sys.stderr)
-        return 2
+        print("unet-grader: no submissions found in " + ", ".join(map(str, paths)) + " (archives .tar.gz .tgz "
+              ".tar .zip, week-06 folders, or folders holding them)", file=sys.stderr)
+        return NOTHING_GRADED
     out_dir.mkdir(parents=True, exist_ok=True)
     if not _keep_legacy_hand_grades(out_dir, echo):
-        return 2
+        return USAGE
     seed, seed_origin = resume.choose_seed(seed, out_dir)
     iso = sandbox.probe()
     start = time.perf_counter()
@@ -234,7 +246,7 @@ def main(*, paths: list[Path], out_dir: Path, workers: int, checks: list[str] | 
                 fresh, interrupted = grade_on_dask(todo, settings, scheduler, Progress(len(todo)), keys, echo)
             except DaskError as exc:
                 print(f"unet-grader: {exc}", file=sys.stderr)
-                return 2
+                return USAGE
     if interrupted:
         print(f"unet-grader: {len(fresh)} of {len(todo)} graded before the interruption; run the same "
               "command again to grade the rest", file=sys.stderr)
@@ -256,4 +268,9 @@ def main(*, paths: list[Path], out_dir: Path, workers: int, checks: list[str] | 
     echo(summary.render([*kept.values(), *fresh], kept=len(kept), wall_s=wall, report_s=report_s, seed=seed,
                         seed_origin=seed_origin, found=found, others=others))
     echo(f"Results in {out_dir}/; open {out_dir / 'index.html'} for the class dashboard")
+    results = [*kept.values(), *fresh]
+    if not any(map(was_graded, results)):
+        print(f"unet-grader: none of the {len(results)} submission(s) could be graded (each was rejected or "
+              "failed in the grader: see the summary above)", file=sys.stderr)
+        return NOTHING_GRADED
     return 0

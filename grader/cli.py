@@ -13,6 +13,22 @@ from pathlib import Path
 
 Handler = Callable[[argparse.Namespace], int]
 
+INTERRUPTED = 130
+GRADE_EXIT_CODES = """\
+exit codes:
+  0    the batch was graded, whatever the students scored (some archives may be rejected)
+  2    usage error, found before any submission is opened: a bad option, a missing PATH, a rubric
+       that lacks a check id, names an unknown one or gives points that are not a number >= 0,
+       a --checks glob that selects no check id
+  3    nothing could be graded: no submission found under PATH, or every archive was rejected
+       (or failed in the grader)
+  130  interrupted (Ctrl-C); rerun the same command to grade what is left"""
+CHECK_EXIT_CODES = """\
+exit codes:
+  0    every automatic check that ran passed (the written answers are graded by a TA)
+  1    some automatic check failed
+  2    usage error (no such folder, --html inside FOLDER)"""
+
 
 def _add_assign(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("assign", help="regenerate assignment/ (the student kit) from solutions/")
@@ -54,7 +70,8 @@ def _scheduler(value: str) -> str:
 
 
 def _add_grade(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("grade", help="grade submissions (archives, folders, or folders of archives)")
+    p = sub.add_parser("grade", help="grade submissions (archives, folders, or folders of archives)",
+                       epilog=GRADE_EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     p.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: reports/)")
     p.add_argument("--workers", type=int, default=None,
@@ -101,7 +118,9 @@ def _add_grade(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_report(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="re-render the reports from DIR/*/result.json, merge manual grades")
+    p = sub.add_parser("report", help="re-render the reports from DIR/*/result.json, merge manual grades",
+                       epilog="exit codes: 0 written; 2 usage error (no such folder, or no result in it; a bad "
+                              "manual CSV)")
     p.add_argument("out_dir", type=Path, metavar="DIR", help="the results folder `grade --out` wrote")
     p.add_argument("--lang", choices=["zh", "en", "both"], default="both", help="page language")
     manual = p.add_mutually_exclusive_group()
@@ -164,7 +183,7 @@ def _add_calibrate(sub: argparse._SubParsersAction) -> None:
 
 def _add_check(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("check", help="a student's self-check of a week-06 folder or archive, on the public cases "
-                       "only")
+                       "only", epilog=CHECK_EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("folder", nargs="?", type=Path, default=Path("."), metavar="FOLDER|ARCHIVE",
                    help="the week-06 folder, or the archive you will hand in, checked as the TA's grading unpacks "
                    "it (default: the current folder)")
@@ -220,7 +239,10 @@ COMMANDS = [_add_assign, _add_grade, _add_check, _add_report, _add_calibrate, _a
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="unet-grader", description="Autograder for the week-6 UNet lab.")
+    parser.add_argument("--version", action="version", version=f"unet-grader {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for add in COMMANDS:
         add(sub)
@@ -230,7 +252,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
-    return handler(args)
+    try:
+        return handler(args)
+    except KeyboardInterrupt:  # outside the batch's own handling (collecting, rendering, other commands)
+        print("\nunet-grader: interrupted", file=sys.stderr)
+        return INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,16 +35,24 @@ class Rubric:
         return round(sum(self.table.values()), 4)
 
 
+def _is_points(value: object) -> bool:
+    """A number of points: finite and >= 0 (TOML's booleans are ints to Python, and are not points)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+
+
 def load(path: Path | None = None) -> Rubric:
+    """The rubric at `path` (default: the package's), or RubricError; whether its ids fit the checks is
+    `checks.registry.validate`'s to say."""
     path = path or DEFAULT_RUBRIC
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise RubricError(f"cannot read rubric {path}: {exc}") from exc
+        raise RubricError(f"无法读取评分表 {path}：{exc}\ncannot read rubric {path}: {exc}") from exc
     table = data.get("points")
     if not isinstance(table, dict) or not table:
-        raise RubricError(f"rubric {path} has no [points] table")
-    bad = [k for k, v in table.items() if not isinstance(v, (int, float)) or v < 0]
+        raise RubricError(f"评分表 {path} 没有 [points] 表\nrubric {path} has no [points] table")
+    bad = [f"{k} = {v!r}" for k, v in table.items() if not _is_points(v)]
     if bad:
-        raise RubricError(f"rubric {path}: points must be numbers >= 0 (check {', '.join(bad)})")
+        raise RubricError(f"评分表 {path} 的分值必须是不小于 0 的数字：{', '.join(bad)}\n"
+                          f"rubric {path}: points must be numbers >= 0, not {', '.join(bad)}")
     return Rubric({k: float(v) for k, v in table.items()}, str(path))

@@ -25,7 +25,9 @@ TINY = Profile(name="tiny-test", device="cpu", size=32,
                nets={"unet": NetBudget(15, 8, 90), "unet_shallow": NetBudget(15, 8, 90),
                      "unet_add": NetBudget(15, 8, 90)},
                notebook=CPU.notebook, lr=0.01, cnt=5, sigma=10)
-CALIBRATION_SEEDS = [1, 2, 3, 4]
+# Six seeds: the reference's spread on TINY (UNet: std 0.039 over seeds 1-8) leaves four seeds' bound,
+# t(0.999, 3) = 10.2 standard deviations, below the all-foreground Dice; with six it is 6.4.
+CALIBRATION_SEEDS = [1, 2, 3, 4, 5, 6]
 GRADING_SEED = 4242
 DETAIL_KEYS = {"loss", "dice", "threshold", "dice_per_image", "seconds", "device", "artifacts"}
 

@@ -1,9 +1,10 @@
 """Training: each of the student's networks, trained by the grader's own loop, learns to segment discs.
 
 One sandbox stage per network (a crash, timeout or out-of-memory costs only that network). The stage
-trains on the kit's generator and returns logits for held-out images that the parent drew; the parent
-keeps their labels, computes the foreground Dice itself and compares it with the pass mark calibrated on
-the reference solution for this profile (grader/training/thresholds.json).
+trains on the kit's generator and returns logits for held-out images that the parent drew from a key only
+it knows (grader/training/keys.py); the parent keeps their labels in memory, computes the foreground Dice
+itself and compares it with the pass mark calibrated on the reference solution for this profile
+(grader/training/thresholds.json). No stage's task carries the run's seed: only seeds derived one-way from it.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ from ..results import CheckResult
 from ..training import thresholds
 from ..training.evaluate import (
     all_foreground_dice,
-    data_seeds,
     foreground_dice,
     held_out,
     predicted_masks,
     render_sample,
 )
+from ..training.keys import stage_seeds
 from ..training.kit import KitError, image_gen_source
 from ..training.profiles import NETWORKS, Profile, lookup
 from .base import CheckContext, CheckGroup, OutputError, StageOutputs, StageRequest
@@ -39,10 +40,11 @@ def stage_name(net: str) -> str:
     return f"training_{net}"
 
 
-def stage_task(profile: Profile, net: str, seed: int) -> dict[str, Any]:
-    """What the training stage needs to know: the class to build and how to train it."""
+def stage_task(profile: Profile, net: str, seed: int, generator: str) -> dict[str, Any]:
+    """What the training stage needs to know: the class to build, how to train it, the kit's generator
+    (its source) and the seeds of its own draws, derived one-way from the run's `seed`, which stays here."""
     budget = profile.nets[net]
-    return {"class": NETWORKS[net], "device": profile.device, "seed": seed, **data_seeds(seed),
+    return {"class": NETWORKS[net], "device": profile.device, **stage_seeds(seed, net), "generator": generator,
             "size": profile.size, "steps": budget.steps, "batch": budget.batch, "lr": profile.lr,
             "momentum": profile.momentum, "weight_decay": profile.weight_decay, "cnt": profile.cnt,
             "sigma": profile.sigma, "batchnorm_images": profile.batchnorm_images}
@@ -50,11 +52,10 @@ def stage_task(profile: Profile, net: str, seed: int) -> dict[str, Any]:
 
 def training_stage(ctx: CheckContext, profile: Profile, net: str, images: np.ndarray, source: str
                    ) -> StageRequest:
-    """Write one network's stage inputs (held-out images, the kit's generator) and describe the stage."""
+    """Write one network's stage input (the held-out images, without their masks) and describe the stage."""
     name = stage_name(net)
     ctx.save_input(name, "held_out", images)
-    (ctx.stage_inputs(name) / "image_gen.py").write_text(source, encoding="utf-8")
-    return StageRequest(name=name, handler="training", task=stage_task(profile, net, ctx.seed),
+    return StageRequest(name=name, handler="training", task=stage_task(profile, net, ctx.seed, source),
                         timeout_s=profile.nets[net].timeout_s, memory_mb=profile.memory_mb,
                         uses_gpu=profile.device.startswith("cuda"))
 
@@ -87,6 +88,7 @@ class TrainingGroup(CheckGroup):
     def __init__(self, thresholds_file: Path = thresholds.THRESHOLDS_FILE):
         self.thresholds_file = thresholds_file
         self.problem: Text | None = None
+        self.evaluation: tuple[np.ndarray, np.ndarray] | None = None  # images and masks, kept in the parent
 
     def check_ids(self, ctx: CheckContext) -> list[str]:
         return [f"training/{net}" for net in NETWORKS]
@@ -107,24 +109,25 @@ class TrainingGroup(CheckGroup):
 
     def prepare(self, ctx: CheckContext) -> list[StageRequest]:
         profile = lookup(ctx.profile)
+        self.evaluation = None
         nets = [net for net in NETWORKS if self._calibration(profile, net)[0] is not None]
         if not nets:
             return []
         try:
-            images, _ = held_out(profile, ctx.seed)
+            self.evaluation = held_out(profile, ctx.seed)
             source = image_gen_source()
         except KitError as exc:
             self.problem = text(f"评分程序安装不完整（请联系助教）：{exc}",
                                 f"the grader's installation is incomplete (tell the TA): {exc}")
             return []
-        return [training_stage(ctx, profile, net, images, source) for net in nets]
+        return [training_stage(ctx, profile, net, self.evaluation[0], source) for net in nets]
 
     def judge(self, ctx: CheckContext, outputs: dict[str, StageOutputs]) -> list[CheckResult]:
         if self.problem is not None:
             return [CheckResult.make(cid, "error", ctx.points(cid), self.problem)
                     for cid in self.check_ids(ctx)]
         profile = lookup(ctx.profile)
-        images, masks = held_out(profile, ctx.seed)
+        images, masks = self.evaluation or held_out(profile, ctx.seed)
         return [self._judge_one(ctx, profile, net, outputs.get(stage_name(net)), images, masks)
                 for net in NETWORKS]
 

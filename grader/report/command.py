@@ -18,10 +18,16 @@ def main(*, out_dir: Path, lang: str = "both", manual: Path | None = None,
          manual_template: Path | None = None, grader: str | None = None, anonymize: bool = False,
          handout: bool = False, handout_dir: Path | None = None, publish_dir: Path | None = None,
          gradescope: Path | None = None, salt: str = "") -> int:
-    """0 when everything was written; 2 for a usage error (no such folder, a bad manual CSV), with why."""
+    """0 when everything was written; 2 for a usage error (no such folder, no result in it, a bad manual CSV),
+    with why."""
     try:
+        batch = load_batch(out_dir)
+        if not batch.entries:
+            unreadable = f" ({len(batch.unreadable)} unreadable)" if batch.unreadable else ""
+            raise ReportError(f"no results in {out_dir}{unreadable}: it should hold one folder per submission "
+                              f"with a result.json, as `unet-grader grade PATH --out {out_dir}` writes")
         if manual_template is not None:
-            rows = write_template(load_batch(out_dir).entries, manual_template)
+            rows = write_template(batch.entries, manual_template)
             print(f"wrote {manual_template}: {rows} answer(s) to grade; fill in 'score' and 'comment', "
                   f"then run `unet-grader report {out_dir} --manual {manual_template}`")
             return 0

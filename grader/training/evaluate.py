@@ -6,23 +6,20 @@ from pathlib import Path
 
 import numpy as np
 
+from .keys import held_out_key
 from .kit import load_image_gen
 from .profiles import Profile
 
 EPS = 0.0001  # the lab's DiceCoeff eps
 
 
-def data_seeds(seed: int) -> dict[str, list[int]]:
-    """Seeds of the images the child draws: for training, and for re-estimating BatchNorm statistics.
-
-    Both are streams apart from the held-out images (`[seed, 1]`), which only the parent draws.
-    """
-    return {"data_seed": [seed, 0], "batchnorm_seed": [seed, 2]}
-
-
 def held_out(profile: Profile, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """`eval_images` fresh images as N x 1 x H x W float32, and their foreground masks as N x H x W bool."""
-    rng = np.random.default_rng([seed, 1])
+    """`eval_images` fresh images as N x 1 x H x W float32, and their foreground masks as N x H x W bool.
+
+    Drawn from the held-out key, which only the parent knows: the sandbox gets the images, never the masks
+    nor anything they derive from.
+    """
+    rng = np.random.default_rng(held_out_key(seed))
     provider = load_image_gen().GrayScaleDataProvider(profile.size, profile.size, cnt=profile.cnt,
                                                       sigma=profile.sigma, rng=rng)
     images, labels = provider(profile.eval_images)

@@ -1,17 +1,18 @@
 """Training stage: train one of the student's networks with the grader's loop on the kit's generator.
 
 The loop is the lab's: BCE on sigmoid(logits) against the one-hot labels, SGD with momentum and weight
-decay. The generator is the grader's copy of the kit's `image_gen.py` (a stage input), imported by path
-under a private name, so the student's `image_utils` plays no part. The held-out images come from the
-parent, which also keeps their labels; this stage only returns the network's logits for them.
+decay. The generator is the grader's copy of the kit's `image_gen.py` (its source is in the task), run
+under a private module name, so the student's `image_utils` plays no part. The held-out images come from
+the parent, which keeps their labels and the key they were drawn with; this stage only returns the
+network's logits for them. Its own draws use the seeds in the task, derived one-way from the run's seed.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import platform
 import time
+import types
 from pathlib import Path
 
 import numpy as np
@@ -23,11 +24,10 @@ from ..student import find
 PROGRESS_EVERY_S = 5.0
 
 
-def _providers(path: Path, task: dict) -> tuple:
+def _providers(task: dict) -> tuple:
     """Two generators from the kit's module: one for training, one for BatchNorm statistics."""
-    spec = importlib.util.spec_from_file_location("_grader_kit_image_gen", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = types.ModuleType("_grader_kit_image_gen")
+    exec(compile(task["generator"], "<grader kit image_gen.py>", "exec"), module.__dict__)
     return tuple(module.GrayScaleDataProvider(task["size"], task["size"], cnt=task["cnt"], sigma=task["sigma"],
                                               rng=np.random.default_rng(task[seed]))
                  for seed in ("data_seed", "batchnorm_seed"))
@@ -115,7 +115,7 @@ def run(io: StageIO, root: Path) -> None:
         if device.type == "cuda" and not torch.cuda.is_available():
             raise RuntimeError("the grader asked for a CUDA device, but torch sees none in the sandbox")
         cls = find(root, task["class"], ["unet_model"])
-        torch.manual_seed(task["seed"])
+        torch.manual_seed(task["init_seed"])
         net = cls(1, 2).to(device)
         name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.machine()
         return {"parameters": sum(p.numel() for p in net.parameters()), "device": str(device),
@@ -125,7 +125,7 @@ def run(io: StageIO, root: Path) -> None:
         return
 
     def train() -> dict:
-        training, batchnorm = _providers(io.in_dir / "image_gen.py", task)
+        training, batchnorm = _providers(task)
         losses = _train(net, task, training, device, io)
         _recalibrate_batchnorm(net, batchnorm, task, device)
         if device.type == "cuda":
