@@ -143,10 +143,12 @@ def _load_roster(path: Path | None, out_dir: Path) -> tuple[list[roster.Student]
 
 def main(*, paths: list[Path], out_dir: Path, workers: int, checks: list[str] | None, profile: str,
          seed: int | None, rubric: Rubric, force: bool = False, roster_csv: Path | None = None,
-         lang: str = "both", scheduler: str | None = None, similarity: bool = False, echo=print) -> int:
+         lang: str = "both", scheduler: str | None = None, similarity: bool = False, unsandboxed: bool = False,
+         echo=print) -> int:
     """Grade a batch into `out_dir`; exit 0 when the batch was graded, whatever the students scored,
-    2 for a usage error, 130 when interrupted. `scheduler` grades on Dask instead (see `distributed`);
-    `similarity` also writes DIR/similarity.html, before the dashboard that links it."""
+    2 for a usage error or when no sandbox can run here (unless `unsandboxed` accepts the risk), 130 when
+    interrupted. `scheduler` grades on Dask instead (see `distributed`); `similarity` also writes
+    DIR/similarity.html, before the dashboard that links it."""
     try:
         sources = intake.collect(paths)
         class_list = _load_roster(roster_csv, out_dir)
@@ -157,11 +159,14 @@ def main(*, paths: list[Path], out_dir: Path, workers: int, checks: list[str] | 
     if not sources:
         print("unet-grader: no submissions found in " + ", ".join(map(str, paths)), file=sys.stderr)
         return 2
+    iso = sandbox.probe()
+    if scheduler is None and not iso.bubblewrap and not unsandboxed:
+        print(f"unet-grader: {sandbox.refusal(iso)}", file=sys.stderr)
+        return 2
     out_dir.mkdir(parents=True, exist_ok=True)
     seed, seed_origin = resume.choose_seed(seed, out_dir)
-    iso = sandbox.probe()
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="unet-grader-") as work:
+    with tempfile.TemporaryDirectory(prefix=sandbox.leftovers.prefix("work")) as work:
         settings = RunSettings(out_dir=out_dir.resolve(), work_root=Path(work), rubric=rubric, seed=seed,
                                profile=chosen.name, device=chosen.device, checks=checks)
         keys = {s.id: resume.key_parts(s.sha256, settings) for s in sources}

@@ -12,6 +12,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 Handler = Callable[[argparse.Namespace], int]
+UNSANDBOXED_FLAG = "--unsandboxed-i-accept-the-risk"
+
+
+def _sandbox_housekeeping() -> None:
+    """Before `grade` or `check`: remove what killed graders left; on SIGTERM, remove this one's."""
+    from .sandbox import leftovers
+
+    leftovers.clean()
+    leftovers.exit_on_sigterm()
 
 
 def _add_assign(sub: argparse._SubParsersAction) -> None:
@@ -66,6 +75,9 @@ def _add_grade(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scheduler", type=_scheduler, default=None, metavar="ADDRESS",
                    help="grade on Dask, one task per submission: tcp://HOST:8786 (a running scheduler) or "
                         "local:N (N local worker processes); needs pip install 'unet-grader[dask]'")
+    p.add_argument(UNSANDBOXED_FLAG, dest="unsandboxed", action="store_true",
+                   help="grade even where no sandbox can run (student code then runs as you, with your files "
+                        "and network); every result then says NOT SANDBOXED")
     p.add_argument("--similarity", action="store_true",
                    help="also write DIR/similarity.html, the pairs a TA should compare by hand (as "
                         "`unet-grader similarity DIR` with its defaults), linked from the dashboard")
@@ -73,6 +85,7 @@ def _add_grade(sub: argparse._SubParsersAction) -> None:
     def run(args: argparse.Namespace) -> int:
         from . import batch, rubric
 
+        _sandbox_housekeeping()
         if args.workers < 1:
             p.error("--workers must be at least 1")
         try:
@@ -82,7 +95,7 @@ def _add_grade(sub: argparse._SubParsersAction) -> None:
         return batch.main(paths=args.paths, out_dir=args.out, workers=args.workers, checks=args.checks,
                           profile=args.profile, seed=args.seed, rubric=loaded, force=args.force,
                           roster_csv=args.roster, lang=args.lang, scheduler=args.scheduler,
-                          similarity=args.similarity)
+                          similarity=args.similarity, unsandboxed=args.unsandboxed)
 
     p.set_defaults(handler=run)
 
@@ -158,6 +171,7 @@ def _add_check(sub: argparse._SubParsersAction) -> None:
     def run(args: argparse.Namespace) -> int:
         from . import selfcheck
 
+        _sandbox_housekeeping()
         html = None
         if args.html is not None:
             html = Path(args.html) if args.html else selfcheck.default_html_dir(args.folder)

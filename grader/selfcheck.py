@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import packing, pipeline
+from . import packing, pipeline, sandbox
 from .checks.registry import GROUPS
 from .console import duration, table, width
 from .intake import Caps, SubmissionSource
@@ -114,7 +114,10 @@ def main(*, folder: Path, train: bool = False, notebook: bool = False, html: Pat
     findings = packing.inspect(folder, Caps())
     skipped = [g for g, flag in (("training", train), ("notebook", notebook)) if not flag and g in GROUPS]
     echo(_pick(t, f"自检 {folder}（仅公开用例）…", f"Checking {folder} (public cases only)…"))
-    with tempfile.TemporaryDirectory(prefix="unet-grader-check-") as tmp:
+    if not sandbox.probe().bubblewrap:  # a student's own code on their own machine: said, not refused
+        echo(_say(t, "注意：此机器上没有可用的沙箱，代码将不受隔离地运行。",
+                  "Note: no sandbox can run on this machine, so the code runs without isolation."))
+    with tempfile.TemporaryDirectory(prefix=sandbox.leftovers.prefix("check")) as tmp:
         out_dir = html.resolve() if html is not None else Path(tmp) / "out"
         settings = RunSettings(out_dir=out_dir, work_root=Path(tmp) / "work", rubric=load(), seed=PUBLIC_SEED,
                                profile="cpu", device="cpu", checks=[g for g in GROUPS if g not in skipped],
