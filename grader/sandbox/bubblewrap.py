@@ -124,8 +124,6 @@ def _state_folder() -> Path:
         (folder / "etc").mkdir()
         for name, content in _GENERATED.items():
             (folder / "etc" / name).write_text(content)
-        if seccomp.supported():
-            (folder / "seccomp.bpf").write_bytes(seccomp.program())
         owner = os.getpid()
         atexit.register(lambda: os.getpid() == owner and shutil.rmtree(folder, ignore_errors=True))
         return folder
@@ -233,10 +231,21 @@ def _command(exe: str, root: Path, argv: Sequence[str], *, scratch: Sequence[str
     for path in ["/dev", *hidden, "/"]:
         args += ["--remount-ro", path]
     args += ["--chdir", SANDBOX if cwd in ("", ".") else f"{SANDBOX}/{cwd}"]
-    if not seccomp.supported() or not (state / "seccomp.bpf").is_file():
+    if not seccomp.supported():
         return [*args, "--", *argv]
     args += ["--seccomp", SECCOMP_FD, "--", *argv]
-    return ["/bin/sh", "-c", f'exec {SECCOMP_FD}<"$0" && exec "$@"', str(state / "seccomp.bpf"), *args]
+    return ["/bin/sh", "-c", f'exec {SECCOMP_FD}<"$0" && exec "$@"', _filter_file(state), *args]
+
+
+def _filter_file(state: Path) -> str:
+    """The seccomp program for this machine, written once into the state folder."""
+    path = state / f"seccomp-{seccomp.arch()}.bpf"
+    if not path.is_file():
+        with _state_lock:
+            partial = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}")
+            partial.write_bytes(seccomp.program())
+            partial.replace(path)
+    return str(path)
 
 
 def command(root: Path, argv: Sequence[str], *, scratch: Sequence[str], hide: Sequence[Path], cwd: str, gpu: bool,
