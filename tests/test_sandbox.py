@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 import textwrap
@@ -453,3 +454,18 @@ def test_rlimits_chosen(monkeypatch):
     assert rlimits.resource.RLIMIT_DATA not in rlimits.rlimits(limits, gpu=True, pids_enforced=True)
     monkeypatch.setattr(rlimits.os, "geteuid", lambda: 54321)  # a user that runs no process here
     assert rlimits.rlimits(limits, gpu=False, pids_enforced=False)[rlimits.resource.RLIMIT_NPROC] == 20
+
+
+def test_an_inherited_fd_3_reaches_the_command(root, bwrap):
+    """The protocol's channel: bwrap (and the seccomp launcher) keep fd 3 open for the sandboxed command."""
+    read, write = os.pipe()
+    argv = bubblewrap.command(root, [sys.executable, "-c", "import os; os.write(3, b'over fd 3')"], scratch=(),
+                              hide=(), cwd="", gpu=False, tmp_mb=16, scratch_mb=16)
+    try:  # the write end becomes fd 3 in the child only (close_fds runs after preexec_fn and keeps 3)
+        done = subprocess.run(argv, pass_fds=(3,), preexec_fn=lambda: os.dup2(write, 3), capture_output=True,
+                              timeout=20, stdin=subprocess.DEVNULL)
+    finally:
+        os.close(write)
+    assert done.returncode == 0, done.stderr
+    assert "--seccomp" in argv and os.read(read, 100) == b"over fd 3"
+    os.close(read)
