@@ -481,5 +481,5 @@ def test_gpu_runs_get_the_nvidia_devices_and_sys(root, bwrap, monkeypatch):
     assert "--ro-bind-try /sys /sys" in joined
     cpu_only = " ".join(bubblewrap.command(root, ["true"], scratch=(), hide=(), cwd="", gpu=False, tmp_mb=16,
                                            scratch_mb=16))
-    assert "nvidia" not in cpu_only and "--ro-bind-try /sys /sys " not in cpu_only
+    assert "/dev/nvidia" not in cpu_only and "--ro-bind-try /sys /sys " not in cpu_only
     assert "--ro-bind-try /sys/devices/system/cpu /sys/devices/system/cpu" in cpu_only
