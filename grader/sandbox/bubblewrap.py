@@ -221,6 +221,16 @@ def _etc(state: Path) -> list[str]:
     return args
 
 
+@functools.lru_cache(maxsize=64)
+def _host_mounts(hide: tuple[Path, ...], state: Path, gpu: bool) -> tuple[list[str], list[str]]:
+    """The host's part of the command, the same for every run of a batch: worked out once."""
+    mounts, hidden = _mount_ops(hide)
+    mounts = _root_links() + mounts + _etc(state)
+    for path in ["/sys"] if gpu else SYS:
+        mounts += ["--ro-bind-try", path, path]
+    return mounts, hidden
+
+
 def _sized_tmpfs(exe: str, path: str, size_mb: int) -> list[str]:
     size = ["--size", str(size_mb * 1024 * 1024)] if _supports(exe, "--size") else []
     return [*size, "--tmpfs", path]
@@ -236,10 +246,8 @@ def _command(exe: str, root: Path, argv: Sequence[str], *, scratch: Sequence[str
         args.append("--disable-userns")
     args += ["--dev", "/dev", "--proc", "/proc"]
     args += _sized_tmpfs(exe, "/tmp", tmp_mb) + _sized_tmpfs(exe, "/dev/shm", tmp_mb)
-    mounts, hidden = _mount_ops(hide)
-    args += _root_links() + mounts + _etc(state)
-    for path in (["/sys"] if gpu else SYS):
-        args += ["--ro-bind-try", path, path]
+    mounts, hidden = _host_mounts(tuple(hide), state, gpu)
+    args += mounts
     if gpu:
         for device in sorted(glob.glob("/dev/nvidia*")):
             args += ["--dev-bind", device, device]
