@@ -59,6 +59,7 @@ def test_writing_3_gib_stops_at_the_caps(tmp_path, bwrap):
     assert written["/dev/shm"] == [64 * MIB, "No space left on device"]
     assert written["/sandbox/submission"] == [0, "Read-only file system"]
     assert written["/sandbox"] == [0, "Read-only file system"]
+    assert "writes only to tmpfs (/tmp and /dev/shm 64 MiB each, scratch 96 MiB)" in outcome.isolation
     assert sorted(p.name for p in root.rglob("*")) == ["lib", "scratch", "submission"]
     assert shutil.disk_usage(root).used - disk_before < 64 * MIB  # other helpers write too; 3 GiB did not land
 

@@ -283,6 +283,12 @@ def command(root: Path, argv: Sequence[str], *, scratch: Sequence[str], hide: Se
                     scratch_mb=scratch_mb)
 
 
+def sizes_capped() -> bool:
+    """Whether the chosen bwrap can cap a tmpfs's size (--size came in 0.7)."""
+    exe = chosen()[0]
+    return bool(exe) and _supports(exe, "--size")
+
+
 def seccomp_text() -> str:
     if not seccomp.supported():
         return f"NO seccomp (no filter for {seccomp.arch()})"
@@ -294,8 +300,6 @@ def describe() -> str:
     exe, origin, _ = chosen()
     parts = ["allow-listed read-only host", "read-only box", "no network", "pid+user ns", "caps dropped",
              seccomp_text()]
-    if exe and not _supports(exe, "--size"):
-        parts.append("tmpfs NOT size-capped (old bwrap)")
     text = ", ".join(parts)
     if os.geteuid() == 0:  # the sandbox user maps to host root: the allow-listed files are read as root
         text += "; grader runs as root, so the sandbox reads the allow-listed files as root"

@@ -21,14 +21,15 @@ class Isolation:
     description: str
 
 
-def describe(*, bubblewrap_used: bool, bubblewrap_problem: str, cgroup_text: str, rlimit_text: str) -> str:
+def describe(*, bubblewrap_used: bool, bubblewrap_problem: str, cgroup_text: str, rlimit_text: str,
+             writes: str = "writes only to size-capped tmpfs") -> str:
     """The isolation line: every layer enforced and, where a layer is missing here, exactly what is missing.
 
     e.g. `bubblewrap 0.8.0 system (...), cgroup v1 memory 6144 MiB / pids 256 / cpu 1 CPU, rlimits (...)`;
     without bubblewrap it starts with NOT SANDBOXED: student code can then read and write as the grader.
     """
     if bubblewrap_used:
-        return f"{bubblewrap.describe()}, {cgroup_text}, {rlimit_text}"
+        return f"{bubblewrap.describe()}, {writes}, {cgroup_text}, {rlimit_text}"
     if cgroup_text.startswith("cgroup "):
         layers = f"{cgroup_text}, {rlimit_text}, process group"
     else:

@@ -60,6 +60,14 @@ def _environment(home: str, token: str, extra: Mapping[str, str] | None) -> dict
     return env
 
 
+def _writes(scratch: Sequence[str], limits: Limits) -> str:
+    """Where a run can write, with the caps, for the isolation line."""
+    if not bubblewrap.sizes_capped():
+        return "writes only to tmpfs, NOT size-capped (bwrap before 0.7; the memory cgroup still bounds them)"
+    folders = f", {'+'.join(scratch)} {limits.scratch_mb} MiB" if scratch else ""
+    return f"writes only to tmpfs (/tmp and /dev/shm {limits.tmp_mb} MiB each{folders})"
+
+
 def _run_group(cgroup: str, token: str, limits: Limits) -> tuple[cgroups.RunGroup | None, str]:
     """This run's cgroup and its phrase for the isolation line (a failure is said, not raised)."""
     support = cgroups.support()
@@ -128,7 +136,8 @@ def run(root: Path, argv: list[str], *, limits: Limits, scratch: Sequence[str] =
             group.remove()
     text = isolation.describe(bubblewrap_used=found.bubblewrap,
                               bubblewrap_problem="" if found.bubblewrap else bubblewrap.problem(),
-                              cgroup_text=cgroup_text, rlimit_text=rlimits.describe(chosen))
+                              cgroup_text=cgroup_text, rlimit_text=rlimits.describe(chosen),
+                              writes=_writes(scratch, limits))
     return SandboxOutcome(finished.returncode, finished.timed_out, memory_exceeded,
                           finished.output.decode("utf-8", errors="replace"), finished.truncated,
                           finished.wall_s, text)
