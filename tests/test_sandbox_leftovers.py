@@ -120,3 +120,20 @@ def test_names_without_an_owner_or_with_a_reused_pid(tmp_path):
     assert removed == [tmp_path / f"unet-grader-work-{me}.{start + 1}-x"]  # the same pid, started at another time
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         ["unet-grader-old-style", f"unet-grader-work-{me}.{start}-x", "unrelated-99999999.1-x"])
+
+
+def test_grade_and_check_clean_up_and_handle_sigterm(monkeypatch, tmp_path):
+    """The real commands start with the clean-up and make SIGTERM remove this grader's own leftovers."""
+    from grader import cli
+
+    cleaned = []
+    monkeypatch.setattr(leftovers, "clean", lambda **kw: cleaned.append(kw) or [])
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        assert cli.main(["grade", str(tmp_path / "missing"), "--out", str(tmp_path / "out")]) == 2
+        assert cleaned == [{}] and signal.getsignal(signal.SIGTERM) is leftovers._on_sigterm
+        signal.signal(signal.SIGTERM, before)
+        assert cli.main(["check", str(tmp_path / "missing")]) == 2
+        assert cleaned == [{}, {}] and signal.getsignal(signal.SIGTERM) is leftovers._on_sigterm
+    finally:
+        signal.signal(signal.SIGTERM, before)

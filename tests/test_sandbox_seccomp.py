@@ -55,6 +55,15 @@ def test_filter_denies_tracing_and_allows_the_rest(machine, table):
     assert verdict(program, I386, table["read"]) == KILL  # another ABI: the numbers mean other calls
 
 
+@pytest.mark.parametrize("machine, table", [("x86_64", X86_64), ("aarch64", AARCH64)])
+def test_every_named_call_is_denied(machine, table):
+    program = seccomp.program(machine)
+    named = seccomp.numbers(machine)
+    assert {name: named[name] for name in ("ptrace", "process_vm_writev", "bpf")} == \
+        {name: table[name] for name in ("ptrace", "process_vm_writev", "bpf")}
+    assert [n for n, nr in named.items() if verdict(program, table["arch"], nr) != EPERM] == []
+
+
 def test_x32_calls_are_denied_on_x86_64():
     assert verdict(seccomp.program("x86_64"), X86_64["arch"], 0x40000000 | X86_64["read"]) == EPERM
 

@@ -38,6 +38,11 @@ _ARCHES = {
 _ALIASES = {"amd64": "x86_64", "arm64": "aarch64"}
 
 
+def numbers(machine: str) -> dict[str, int]:
+    """Each denied system call's number on `machine`."""
+    return dict(zip(DENIED, _ARCHES[machine][1], strict=True))
+
+
 def arch() -> str:
     """This machine's architecture as the filter names it."""
     machine = platform.machine().lower()
@@ -54,10 +59,11 @@ def _op(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
 
 def program(machine: str | None = None) -> bytes:
     """The filter for `machine` (default: this one) as bwrap reads it: sock_filter structs back to back."""
-    audit_arch, numbers = _ARCHES[machine or arch()]
-    tests = [(_JGE_K, _X32_BIT)] if (machine or arch()) == "x86_64" else []
-    tests += [(_JEQ_K, nr) for nr in numbers]
-    ops = [_op(_LD_W_ABS, _ARCH), _op(_JEQ_K, audit_arch, jt=1), _op(_RET_K, _KILL_PROCESS), _op(_LD_W_ABS, _NR)]
+    machine = machine or arch()
+    tests = [(_JGE_K, _X32_BIT)] if machine == "x86_64" else []
+    tests += [(_JEQ_K, nr) for nr in numbers(machine).values()]
+    ops = [_op(_LD_W_ABS, _ARCH), _op(_JEQ_K, _ARCHES[machine][0], jt=1), _op(_RET_K, _KILL_PROCESS),
+           _op(_LD_W_ABS, _NR)]
     for i, (code, k) in enumerate(tests):
         ops.append(_op(code, k, jt=len(tests) - i))  # past the remaining tests and the allow: to the deny
     ops += [_op(_RET_K, _ALLOW), _op(_RET_K, _ERRNO | errno.EPERM)]
