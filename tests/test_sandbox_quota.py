@@ -111,3 +111,22 @@ def test_missing_cpu_controller_is_said(tmp_path):
     group = cgroups.RunGroup(support, "run", Limits(memory_mb=300, max_pids=20))
     assert support.describe() == "cgroup v1 memory+pids (no cpu hierarchy)"
     assert group.describe() == "cgroup v1 memory 300 MiB / pids 20 / no CPU quota"
+
+
+def test_a_refused_cpu_quota_keeps_the_other_limits(tmp_path, monkeypatch):
+    """v1 refuses a quota above the grader's own group's (EINVAL): memory and pids must still hold."""
+    support = cgroups.Support("v1", {"memory": tmp_path / "m", "cpu": tmp_path / "c"}, "")
+    for folder in support.parents.values():
+        folder.mkdir()
+    real = Path.write_text
+
+    def refuse(self, data, *args, **kwargs):
+        if self.name == "cpu.cfs_period_us":  # the first cpu file written: a fake folder stays empty
+            raise OSError(22, "Invalid argument", str(self))
+        return real(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", refuse)
+    group = cgroups.RunGroup(support, "run", Limits(memory_mb=300))
+    assert (tmp_path / "m" / "run" / "memory.limit_in_bytes").read_text() == str(300 * MIB)
+    assert not (tmp_path / "c" / "run").exists() and list(group.folders) == ["memory"]
+    assert group.describe() == "cgroup v1 memory 300 MiB / no CPU quota (cpu.cfs_period_us: Invalid argument)"

@@ -188,13 +188,19 @@ class RunGroup:
         self.version = support.version
         self.limits = limits
         self.folders: dict[str, Path] = {}
+        self.cpu_problem = ""
         try:
             for controller, parent in support.parents.items():
                 folder = parent / name
                 if folder not in self.folders.values():
                     folder.mkdir()
                 self.folders[controller] = folder
-                self._set_limit(controller, folder)
+                try:
+                    self._set_limit(controller, folder)
+                except OSError as exc:
+                    if controller != "cpu":
+                        raise
+                    self._drop_cpu(exc)  # e.g. a quota above the grader's own: memory and pids still hold
         except OSError as exc:
             self.remove()
             raise CgroupError(f"cgroup {self.version} setup failed: {exc}") from exc
@@ -209,6 +215,12 @@ class RunGroup:
             swap = "memory.memsw.limit_in_bytes" if self.version == "v1" else "memory.swap.max"
             if (folder / swap).exists():
                 (folder / swap).write_text(str(value) if self.version == "v1" else "0")
+
+    def _drop_cpu(self, exc: OSError) -> None:
+        folder = self.folders.pop("cpu")
+        if folder not in self.folders.values():
+            folder.rmdir()
+        self.cpu_problem = f"{exc.filename and Path(exc.filename).name}: {exc.strerror}"
 
     def _set_cpu(self, folder: Path) -> None:
         """A hard quota of `cpus` CPUs and the default weight, the same for every run."""
@@ -234,7 +246,10 @@ class RunGroup:
             parts.append(f"memory {self.limits.memory_mb} MiB")
         if "pids" in self.folders:
             parts.append(f"pids {self.limits.max_pids}")
-        parts.append(f"cpu {self.limits.cpus:g} CPU" if "cpu" in self.folders else "no CPU quota")
+        if "cpu" in self.folders:
+            parts.append(f"cpu {self.limits.cpus:g} CPU")
+        else:
+            parts.append(f"no CPU quota ({self.cpu_problem})" if self.cpu_problem else "no CPU quota")
         return f"cgroup {self.version} {' / '.join(parts)}"
 
     def memory_exceeded(self) -> bool:
