@@ -195,14 +195,15 @@ def _plan(sources: list[intake.SubmissionSource], out_dir: Path, keys: dict[str,
 def main(*, paths: list[Path], out_dir: Path, workers: int, checks: list[str] | None, profile: str,
          seed: int | None, rubric: Rubric, force: bool = False, roster_csv: Path | None = None,
          lang: str = "both", scheduler: str | None = None, similarity: bool = False,
-         only: list[str] | None = None, echo=print) -> int:
+         only: list[str] | None = None, unsandboxed: bool = False, echo=print) -> int:
     """Grade a batch into `out_dir`; exit 0 when the batch was graded, whatever the students scored,
     2 for a usage error (found before any submission is opened: a rubric or `checks` that does not fit the
-    check ids, a missing path), 3 when nothing could be graded (no submission found, every archive
-    rejected), 130 when interrupted. `scheduler` grades on Dask instead (see `distributed`); `similarity`
-    also writes DIR/similarity.html, before the dashboard that links it; `only` regrades just the
-    submissions it selects (see `resume.select`). Hand grades (DIR/_manual.json) are never touched: the
-    reports merge them over the new results."""
+    check ids, a missing path) or when no sandbox can run here (unless `unsandboxed` accepts the risk),
+    3 when nothing could be graded (no submission found, every archive rejected), 130 when interrupted.
+    `scheduler` grades on Dask instead (see `distributed`); `similarity` also writes DIR/similarity.html,
+    before the dashboard that links it; `only` regrades just the submissions it selects (see
+    `resume.select`). Hand grades (DIR/_manual.json) are never touched: the reports merge them over the
+    new results."""
     try:
         validate(rubric, checks)
         sources = intake.collect(paths)
@@ -215,13 +216,16 @@ def main(*, paths: list[Path], out_dir: Path, workers: int, checks: list[str] | 
         print("unet-grader: no submissions found in " + ", ".join(map(str, paths)) + " (archives .tar.gz .tgz "
               ".tar .zip, week-06 folders, or folders holding them)", file=sys.stderr)
         return NOTHING_GRADED
+    iso = sandbox.probe()
+    if scheduler is None and not iso.bubblewrap and not unsandboxed:
+        print(f"unet-grader: {sandbox.refusal(iso)}", file=sys.stderr)
+        return USAGE
     out_dir.mkdir(parents=True, exist_ok=True)
     if not _keep_legacy_hand_grades(out_dir, echo):
         return USAGE
     seed, seed_origin = resume.choose_seed(seed, out_dir)
-    iso = sandbox.probe()
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="unet-grader-") as work:
+    with tempfile.TemporaryDirectory(prefix=sandbox.leftovers.prefix("work")) as work:
         settings = RunSettings(out_dir=out_dir.resolve(), work_root=Path(work), rubric=rubric, seed=seed,
                                profile=chosen.name, device=chosen.device, checks=checks)
         keys = {s.id: resume.key_parts(s.sha256, settings) for s in sources}

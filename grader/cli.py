@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 Handler = Callable[[argparse.Namespace], int]
-
+UNSANDBOXED_FLAG = "--unsandboxed-i-accept-the-risk"
 INTERRUPTED = 130
 GRADE_EXIT_CODES = """\
 exit codes:
@@ -29,6 +29,14 @@ exit codes:
   1    some automatic check failed
   2    usage error (no such folder, --html inside FOLDER)"""
 
+
+
+def _sandbox_housekeeping() -> None:
+    """Before `grade` or `check`: remove what killed graders left; on SIGTERM, remove this one's."""
+    from .sandbox import leftovers
+
+    leftovers.clean()
+    leftovers.exit_on_sigterm()
 
 def _add_assign(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("assign", help="regenerate assignment/ (the student kit) from solutions/")
@@ -95,6 +103,9 @@ def _add_grade(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scheduler", type=_scheduler, default=None, metavar="ADDRESS",
                    help="grade on Dask, one task per submission: tcp://HOST:8786 (a running scheduler) or "
                         "local:N (N local worker processes); needs pip install 'unet-grader[dask]'")
+    p.add_argument(UNSANDBOXED_FLAG, dest="unsandboxed", action="store_true",
+                   help="grade even where no sandbox can run (student code then runs as you, with your files "
+                        "and network); every result then says NOT SANDBOXED")
     p.add_argument("--similarity", action="store_true",
                    help="also write DIR/similarity.html, the pairs a TA should compare by hand (as "
                         "`unet-grader similarity DIR` with its defaults), linked from the dashboard")
@@ -102,6 +113,7 @@ def _add_grade(sub: argparse._SubParsersAction) -> None:
     def run(args: argparse.Namespace) -> int:
         from . import batch, rubric
 
+        _sandbox_housekeeping()
         if args.workers is not None and args.workers < 1:
             p.error("--workers must be at least 1")
         try:
@@ -112,7 +124,7 @@ def _add_grade(sub: argparse._SubParsersAction) -> None:
         return batch.main(paths=args.paths, out_dir=args.out, workers=workers, checks=args.checks,
                           profile=args.profile, seed=args.seed, rubric=loaded, force=args.force,
                           roster_csv=args.roster, lang=args.lang, scheduler=args.scheduler,
-                          similarity=args.similarity, only=args.only)
+                          similarity=args.similarity, only=args.only, unsandboxed=args.unsandboxed)
 
     p.set_defaults(handler=run)
 
@@ -200,6 +212,7 @@ def _add_check(sub: argparse._SubParsersAction) -> None:
     def run(args: argparse.Namespace) -> int:
         from . import selfcheck
 
+        _sandbox_housekeeping()
         html = None
         if args.html is not None:
             html = Path(args.html) if args.html else selfcheck.default_html_dir(args.folder)

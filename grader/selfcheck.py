@@ -19,7 +19,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from . import intake, packing, pipeline
+from . import intake, packing, pipeline, sandbox
 from .checks.registry import GROUPS
 from .console import duration, table, width, wrap
 from .intake import Caps, SubmissionSource
@@ -216,7 +216,10 @@ def main(*, folder: Path, train: bool = False, notebook: bool = False, html: Pat
     skipped = [g for g, flag in (("training", train), ("notebook", notebook)) if not flag and g in GROUPS]
     zh, en = ("压缩包 ", "the archive ") if source.kind == "archive" else ("", "")
     echo(_say(t, f"自检{zh}{folder}（仅公开用例）…", f"Checking {en}{folder} (public cases only)…"))
-    with tempfile.TemporaryDirectory(prefix="unet-grader-check-") as tmp:
+    if not sandbox.probe().bubblewrap:  # a student's own code on their own machine: said, not refused
+        echo(_say(t, "注意：此机器上没有可用的沙箱，代码将不受隔离地运行。",
+                  "Note: no sandbox can run on this machine, so the code runs without isolation."))
+    with tempfile.TemporaryDirectory(prefix=sandbox.leftovers.prefix("check")) as tmp:
         findings = _inspect(source, Path(tmp) / "inspect")
         out_dir = html.resolve() if html is not None else Path(tmp) / "out"
         functions = [g for g in GROUPS if g not in skipped and g != "training"]

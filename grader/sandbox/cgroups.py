@@ -1,9 +1,12 @@
-"""Per-run control groups: a memory and process-count limit for the whole process tree, and a sure kill.
+"""Per-run control groups: memory, process-count and CPU limits for the whole process tree, and a sure kill.
 
 Machines differ: some mount cgroup v1 (one hierarchy per controller), others only v2 (one unified tree,
 controllers enabled per subtree), and either may lack the memory or pids controller or refuse us write
 access. `support()` finds, once per process, where this process may create groups; each run then gets its
 own group below the grader's own, so limits set on the grader itself still apply to the sandbox.
+The CPU quota (`Limits.cpus` CPUs per run, equal weight for every run) keeps a submission that starts
+hundreds of busy processes from starving the ones graded beside it; tmpfs pages count as memory, so the
+memory limit also bounds what a run writes to its tmpfs folders.
 """
 
 from __future__ import annotations
@@ -19,11 +22,15 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import leftovers
 from .limits import MIB, Limits
 
-CONTROLLERS = ("memory", "pids")
+CONTROLLERS = ("memory", "pids", "cpu")
+REQUIRED = ("memory", "pids")  # a version is only chosen for these; cpu comes along where it can
 _LIMIT_FILE = {("v1", "memory"): "memory.limit_in_bytes", ("v1", "pids"): "pids.max",
-               ("v2", "memory"): "memory.max", ("v2", "pids"): "pids.max"}
+               ("v1", "cpu"): "cpu.cfs_quota_us", ("v2", "memory"): "memory.max", ("v2", "pids"): "pids.max",
+               ("v2", "cpu"): "cpu.max"}
+CPU_PERIOD_US = 100_000
 
 
 class CgroupError(Exception):
@@ -95,7 +102,7 @@ def _folder(mount: _Mount, group: str | None) -> Path | None:
 
 def _can_create(parent: Path, limit_file: str) -> str:
     """Make and remove a trial group under `parent`; "" when that works, else why not."""
-    trial = parent / f"unet-grader-probe-{uuid.uuid4().hex}"  # unique: grader threads may probe at once
+    trial = parent / f"{leftovers.prefix('probe')}{uuid.uuid4().hex}"  # unique: grader threads probe at once
     try:
         trial.mkdir()
     except OSError as exc:
@@ -162,8 +169,8 @@ def support() -> Support:
     try:
         mounts, own = _mounts(), _own_groups()
         v1, v1_problems = _v1(mounts, own)
-        if len(v1) == len(CONTROLLERS):
-            return Support("v1", v1, "")
+        if all(c in v1 for c in REQUIRED):
+            return Support("v1", v1, ", ".join(v1_problems))
         v2, v2_problems = _v2(mounts, own)
     except (OSError, ValueError) as exc:
         return Support("none", {}, f"cannot read the cgroup setup: {exc}")
@@ -181,24 +188,50 @@ class RunGroup:
         self.version = support.version
         self.limits = limits
         self.folders: dict[str, Path] = {}
+        self.cpu_problem = ""
         try:
             for controller, parent in support.parents.items():
                 folder = parent / name
                 if folder not in self.folders.values():
                     folder.mkdir()
                 self.folders[controller] = folder
-                self._set_limit(controller, folder)
+                try:
+                    self._set_limit(controller, folder)
+                except OSError as exc:
+                    if controller != "cpu":
+                        raise
+                    self._drop_cpu(exc)  # e.g. a quota above the grader's own: memory and pids still hold
         except OSError as exc:
             self.remove()
             raise CgroupError(f"cgroup {self.version} setup failed: {exc}") from exc
 
     def _set_limit(self, controller: str, folder: Path) -> None:
+        if controller == "cpu":
+            self._set_cpu(folder)
+            return
         value = self.limits.memory_mb * MIB if controller == "memory" else self.limits.max_pids
         (folder / _LIMIT_FILE[self.version, controller]).write_text(str(value))
         if controller == "memory":  # no escape into swap, where the kernel accounts for it
             swap = "memory.memsw.limit_in_bytes" if self.version == "v1" else "memory.swap.max"
             if (folder / swap).exists():
                 (folder / swap).write_text(str(value) if self.version == "v1" else "0")
+
+    def _drop_cpu(self, exc: OSError) -> None:
+        folder = self.folders.pop("cpu")
+        if folder not in self.folders.values():
+            folder.rmdir()
+        self.cpu_problem = f"{exc.filename and Path(exc.filename).name}: {exc.strerror}"
+
+    def _set_cpu(self, folder: Path) -> None:
+        """A hard quota of `cpus` CPUs and the default weight, the same for every run."""
+        quota = max(1000, round(self.limits.cpus * CPU_PERIOD_US))
+        if self.version == "v1":
+            (folder / "cpu.cfs_period_us").write_text(str(CPU_PERIOD_US))
+            (folder / "cpu.cfs_quota_us").write_text(str(quota))
+            (folder / "cpu.shares").write_text("1024")
+        else:
+            (folder / "cpu.max").write_text(f"{quota} {CPU_PERIOD_US}")
+            (folder / "cpu.weight").write_text("100")
 
     def _unique_folders(self) -> list[Path]:
         return list(dict.fromkeys(self.folders.values()))
@@ -213,6 +246,10 @@ class RunGroup:
             parts.append(f"memory {self.limits.memory_mb} MiB")
         if "pids" in self.folders:
             parts.append(f"pids {self.limits.max_pids}")
+        if "cpu" in self.folders:
+            parts.append(f"cpu {self.limits.cpus:g} CPU")
+        else:
+            parts.append(f"no CPU quota ({self.cpu_problem})" if self.cpu_problem else "no CPU quota")
         return f"cgroup {self.version} {' / '.join(parts)}"
 
     def memory_exceeded(self) -> bool:
@@ -266,3 +303,13 @@ class RunGroup:
                     if time.monotonic() > give_up:
                         raise CgroupError(f"could not remove {folder}: {exc.strerror}") from exc
                     time.sleep(0.01)
+
+
+def run_group_parents() -> list[Path]:
+    """The folders in which this machine's run groups are made (where leftovers are looked for)."""
+    return list(dict.fromkeys(support().parents.values()))
+
+
+def group_name(token: str) -> str:
+    """A run group's name: it carries the owning grader, for the start-up clean-up."""
+    return f"{leftovers.prefix('run')}{token}"

@@ -60,39 +60,52 @@ def _environment(home: str, token: str, extra: Mapping[str, str] | None) -> dict
     return env
 
 
+def _writes(scratch: Sequence[str], limits: Limits) -> str:
+    """Where a run can write, with the caps, for the isolation line."""
+    if not bubblewrap.sizes_capped():
+        return "writes only to tmpfs, NOT size-capped (bwrap before 0.7; the memory cgroup still bounds them)"
+    folders = f", {'+'.join(scratch)} {limits.scratch_mb} MiB" if scratch else ""
+    return f"writes only to tmpfs (/tmp and /dev/shm {limits.tmp_mb} MiB each{folders})"
+
+
 def _run_group(cgroup: str, token: str, limits: Limits) -> tuple[cgroups.RunGroup | None, str]:
     """This run's cgroup and its phrase for the isolation line (a failure is said, not raised)."""
     support = cgroups.support()
     if cgroup == "none":
         return None, support.describe() if support.version == "none" else "no cgroup (not used)"
     try:
-        group = cgroups.RunGroup(support, f"unet-grader-{token}", limits)
+        group = cgroups.RunGroup(support, cgroups.group_name(token), limits)
     except cgroups.CgroupError as exc:
         return None, f"no cgroup ({exc})"
     return group, group.describe()
 
 
-def run(root: Path, argv: list[str], *, limits: Limits, readonly: Sequence[str] = (),
+def run(root: Path, argv: list[str], *, limits: Limits, scratch: Sequence[str] = (),
         hide: Sequence[Path] = (), cwd: str = "", env: Mapping[str, str] | None = None,
         gpu: bool = False) -> SandboxOutcome:
-    """Run `argv` with `root` as the only writable folder, under every layer this machine allows.
+    """Run `argv` with `root` read-only inside, under every layer this machine allows.
 
-    `readonly` names sub-folders of root that stay read-only inside; `hide` lists host paths that
-    must not be readable; `cwd` is relative to root; `argv` must already use `inside_root(root)`.
-    Under bubblewrap a process killed by signal N shows as exit code 128 + N.
+    `scratch` names empty sub-folders of root that become writable tmpfs of `limits.scratch_mb` each
+    (without bubblewrap they are the host folders themselves); `hide` lists host paths inside the
+    allow-list that must not be readable; `cwd` is relative to root; `argv` must already use
+    `inside_root(root)`. HOME is the private /tmp. Under bubblewrap a process killed by signal N shows
+    as exit code 128 + N.
     """
     found = isolation.probe()
     root = Path(root).resolve()
     if not root.is_dir():
         raise ValueError(f"sandbox root {root} is not a folder")
     workdir = _subfolder(root, cwd, "cwd")
-    readonly = [_subfolder(root, name, "read-only folder").relative_to(root).as_posix() for name in readonly]
+    scratch = [_subfolder(root, name, "scratch folder").relative_to(root).as_posix() for name in scratch]
     hidden = [Path(p) for p in hide]
     relative = [str(p) for p in hidden if not p.is_absolute()]
     if relative:
         raise ValueError(f"hidden paths must be absolute: {', '.join(relative)}")
-    _fresh_home(root / "home")
-    inside = bubblewrap.SANDBOX if found.bubblewrap else str(root)
+    if found.bubblewrap:
+        home = bubblewrap.HOME
+    else:
+        _fresh_home(root / "home")
+        home = f"{root}/home"
     token = uuid.uuid4().hex
     group, cgroup_text = _run_group(found.cgroup, token, limits)
     try:
@@ -110,10 +123,10 @@ def run(root: Path, argv: list[str], *, limits: Limits, readonly: Sequence[str] 
 
         command = list(argv)
         if found.bubblewrap:
-            command = bubblewrap.command(root, argv, readonly=readonly, hide=hidden,
+            command = bubblewrap.command(root, argv, scratch=scratch, hide=hidden,
                                          cwd=workdir.relative_to(root).as_posix(), gpu=gpu,
-                                         tmpfs_mb=limits.memory_mb)
-        finished = process.run_tree(command, env=_environment(f"{inside}/home", token, env), cwd=str(workdir),
+                                         tmp_mb=limits.tmp_mb, scratch_mb=limits.scratch_mb)
+        finished = process.run_tree(command, env=_environment(home, token, env), cwd=str(workdir),
                                     timeout_s=limits.timeout_s, max_output_bytes=limits.max_output_bytes,
                                     token=token, prepare=prepare, kill_more=group.kill if group else None)
         memory_exceeded = group.memory_exceeded() if group else False
@@ -123,7 +136,8 @@ def run(root: Path, argv: list[str], *, limits: Limits, readonly: Sequence[str] 
             group.remove()
     text = isolation.describe(bubblewrap_used=found.bubblewrap,
                               bubblewrap_problem="" if found.bubblewrap else bubblewrap.problem(),
-                              cgroup_text=cgroup_text, rlimit_text=rlimits.describe(chosen))
+                              cgroup_text=cgroup_text, rlimit_text=rlimits.describe(chosen),
+                              writes=_writes(scratch, limits))
     return SandboxOutcome(finished.returncode, finished.timed_out, memory_exceeded,
                           finished.output.decode("utf-8", errors="replace"), finished.truncated,
                           finished.wall_s, text)

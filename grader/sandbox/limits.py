@@ -17,13 +17,20 @@ MIB = 1024 * 1024
 
 @dataclass
 class Limits:
-    """What one run may use; `timeout_s` is wall-clock time for the whole process tree."""
+    """What one run may use; `timeout_s` is wall-clock time for the whole process tree.
+
+    `cpus` is the run's CPU quota (its thread count); `scratch_mb` caps each scratch folder and `tmp_mb`
+    each of /tmp and /dev/shm: with the box read-only, these tmpfs are all a run can write.
+    """
 
     timeout_s: float = 120.0
     memory_mb: int = 6144
     max_pids: int = 256
     max_file_mb: int = 512
     max_output_bytes: int = 200_000
+    cpus: float = 1.0
+    scratch_mb: int = 2048
+    tmp_mb: int = 1024
 
 
 def _user_process_count(uid: int) -> int:
