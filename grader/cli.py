@@ -30,13 +30,13 @@ exit codes:
   2    usage error (no such folder, --html inside FOLDER)"""
 
 
-
 def _sandbox_housekeeping() -> None:
     """Before `grade` or `check`: remove what killed graders left; on SIGTERM, remove this one's."""
     from .sandbox import leftovers
 
     leftovers.clean()
     leftovers.exit_on_sigterm()
+
 
 def _add_assign(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("assign", help="regenerate assignment/ (the student kit) from solutions/")
