@@ -6,6 +6,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from .late import LateError, Policy, parse_policy
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
@@ -22,6 +24,7 @@ class RubricError(ValueError):
 class Rubric:
     table: dict[str, float]
     source: str
+    late: Policy | None = None  # the [late] table: the penalty `grade --deadline` applies
 
     def points(self, check_id: str) -> float:
         try:
@@ -46,4 +49,8 @@ def load(path: Path | None = None) -> Rubric:
     bad = [k for k, v in table.items() if not isinstance(v, (int, float)) or v < 0]
     if bad:
         raise RubricError(f"rubric {path}: points must be numbers >= 0 (check {', '.join(bad)})")
-    return Rubric({k: float(v) for k, v in table.items()}, str(path))
+    try:
+        late = parse_policy(data["late"], f"rubric {path}") if "late" in data else None
+    except LateError as exc:
+        raise RubricError(str(exc)) from None
+    return Rubric({k: float(v) for k, v in table.items()}, str(path), late)
