@@ -26,6 +26,10 @@ class Rubric:
     source: str
     late: Policy | None = None  # the [late] table: the penalty `grade --deadline` applies
 
+    def __post_init__(self) -> None:
+        if isinstance(self.late, dict):  # as `asdict` sends the settings to a Dask worker
+            object.__setattr__(self, "late", Policy(**self.late))
+
     def points(self, check_id: str) -> float:
         try:
             return self.table[check_id]

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+from dataclasses import asdict
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from grader import late
 from grader.cli import main as cli_main
 from grader.intake import SubmissionSource
 from grader.report import render_all
-from grader.rubric import RubricError, load
+from grader.rubric import Rubric, RubricError, load
 from tests.conftest import build_submission, copy_results, pack
 
 CST = timezone(timedelta(hours=8))
@@ -51,8 +52,9 @@ def test_points_policy_and_the_cap_never_exceeds_the_max():
     assert _penalty(DEADLINE + timedelta(days=30), points, max_score=20) == (30, 20)
 
 
-def test_the_built_in_rubric_has_the_policy():
+def test_the_built_in_rubric_has_the_policy_and_it_travels_as_plain_data():
     assert load().late == POLICY
+    assert Rubric(**asdict(load())).late == POLICY  # as a Dask worker rebuilds the settings
 
 
 @pytest.mark.parametrize(
@@ -147,6 +149,9 @@ def test_the_penalty_applies_to_the_total_and_shows_on_the_page_and_in_the_csv(t
     assert "not listed in times.csv" in page and "modification time of 2021001_张伟.tar.gz" in page
     page = (out / "2021002_li" / "report.html").read_text(encoding="utf-8")
     assert "submission time from times.csv" in page and "final score 36 / 100" in page
+    render_all(out, lang="en", anonymize=True)
+    published = (out / "results.json").read_text(encoding="utf-8") + (out / "grades.csv").read_text("utf-8-sig")
+    assert "2021001" not in published and "张伟" not in published and "3600.0" in published
 
 
 def test_no_deadline_leaves_the_csv_and_page_as_they_were(tmp_path):
