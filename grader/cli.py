@@ -85,7 +85,7 @@ def _add_grade(sub: argparse._SubParsersAction) -> None:
                         "the deadline DIR/late.json keeps")
     p.add_argument("--times", type=Path, default=None, metavar="CSV",
                    help="submission times (submission or student id, time per row; UTF-8 or GBK) instead of "
-                        "the archives' modification times, which LMS downloads set to the upload time")
+                        "the archives' modification times (as the LMS download set them)")
 
     def run(args: argparse.Namespace) -> int:
         from . import batch, rubric

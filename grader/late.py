@@ -1,9 +1,9 @@
 """Late work: when each submission was handed in, and the rubric's penalty for handing it in after the deadline.
 
 The submission time comes from `--times FILE.csv` (a submission or student id and a time per row), else
-from the archive's modification time, which LMS downloads (Moodle, Canvas, Blackboard) set to the time the
-student uploaded it. Times and the deadline are ISO 8601 (`2024-04-20T23:59+08:00`, or as Excel writes them,
-`2024/4/20 23:59`); one without a zone is in this machine's local zone.
+from the archive's modification time, which an LMS download usually carries as the upload time. Times and
+the deadline are ISO 8601 (`2024-04-20T23:59+08:00`, or as Excel writes them, `2024/4/20 23:59`); one
+without a zone is in this machine's local zone.
 
 `grade --deadline` writes, for every submission (kept or graded now), `extra.late` into its result.json:
 

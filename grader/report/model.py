@@ -485,9 +485,9 @@ class LateView:
 
 
 def late_view(result: SubmissionResult, t: Translator) -> LateView | None:
-    """What `extra.late` says, for people; None when no deadline was applied."""
+    """What `extra.late` says, for people; None when no deadline was applied or nothing could be graded."""
     late = result.extra.get("late")
-    if not isinstance(late, dict):
+    if not isinstance(late, dict) or result.status != "graded":
         return None
     days, off = late.get("days_late") or 0, num(late.get("penalty"))
     final = f"{num(final_score(result))} / {num(result.max_score)}"
@@ -504,9 +504,8 @@ def late_view(result: SubmissionResult, t: Translator) -> LateView | None:
     if late.get("source") == "times":
         source = text(f"提交时间来自 {listing}", f"submission time from {listing}")
     else:
-        source = text(f"提交时间取自文件 {name} 的修改时间（LMS 下载时设为上传时间）",
-                      f"submission time from the modification time of {name} (LMS downloads set it to the upload "
-                      "time)")
+        source = text(f"提交时间取自文件 {name} 的修改时间（即 LMS 下载所记录的时间）",
+                      f"submission time from the modification time of {name}, as the LMS download set it")
         if late.get("fallback"):
             source = text(f"{listing} 中没有这份提交；{source.zh}", f"not listed in {listing}; {source.en}")
     return LateView(late=bool(days), summary=summary.pick(t.lang), times=times.pick(t.lang),
