@@ -113,17 +113,18 @@ def test_times_csv_overrides_the_file_time_and_a_missing_id_falls_back(tmp_path)
 
 
 def test_the_penalty_applies_to_the_total_and_shows_on_the_page_and_in_the_csv(tmp_path):
-    out = copy_results(tmp_path / "out", "2021001_张伟", "2021002_li")
+    out = copy_results(tmp_path / "out", "2021001_张伟", "2021002_li", "2021004_zhao")
     archives = tmp_path / "archives"
     archives.mkdir()
     sources = [
         _source(archives, "2021001_张伟.tar.gz", DEADLINE + timedelta(days=2, hours=12)),  # 3 days: -30
         _source(archives, "2021002_li.zip", DEADLINE - timedelta(hours=1)),
+        _source(archives, "2021004_zhao.tar.gz", DEADLINE + timedelta(days=1)),  # rejected: nothing to take off
     ]
     times = tmp_path / "times.csv"
     times.write_text("submission,time\n2021002_li,2024-04-21T00:30+08:00\n", encoding="utf-8")  # 31 min late
     missing = late.apply(out, sources, late.Deadline(DEADLINE, POLICY, times))
-    assert missing == ["2021001_张伟"]
+    assert missing == ["2021001_张伟", "2021004_zhao"]
     stored = json.loads((out / "2021001_张伟" / "result.json").read_text(encoding="utf-8"))
     assert stored["score"] == 80  # the raw score stays
     assert stored["extra"]["late"] | {"policy": None} == {
@@ -144,6 +145,8 @@ def test_the_penalty_applies_to_the_total_and_shows_on_the_page_and_in_the_csv(t
         "80", "3", "30", "50", "mtime"]  # fmt: skip
     assert [rows["2021002_li"][k] for k in ("total", "submitted_at", "days_late", "late_penalty", "final")] == [
         "46", "2024-04-21T00:30:00+08:00", "1", "10", "36"]  # fmt: skip
+    assert [rows["2021004_zhao"][k] for k in ("total", "days_late", "late_penalty", "final")] == ["0", "1", "0", "0"]
+    assert 'id="late"' not in (out / "2021004_zhao" / "report.html").read_text(encoding="utf-8")
     page = (out / "2021001_张伟" / "report.html").read_text(encoding="utf-8")
     assert "3 day(s) late" in page and "30 points off, final score 50 / 100" in page
     assert "not listed in times.csv" in page and "modification time of 2021001_张伟.tar.gz" in page
@@ -151,7 +154,7 @@ def test_the_penalty_applies_to_the_total_and_shows_on_the_page_and_in_the_csv(t
     assert "submission time from times.csv" in page and "final score 36 / 100" in page
     render_all(out, lang="en", anonymize=True)
     published = (out / "results.json").read_text(encoding="utf-8") + (out / "grades.csv").read_text("utf-8-sig")
-    assert "2021001" not in published and "张伟" not in published and "3600.0" in published
+    assert "2021001" not in published and "张伟" not in published and "zhao" not in published and "3600.0" in published
 
 
 def test_no_deadline_leaves_the_csv_and_page_as_they_were(tmp_path):
