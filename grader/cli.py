@@ -85,7 +85,8 @@ def _add_grade(sub: argparse._SubParsersAction) -> None:
                         "the deadline DIR/late.json keeps")
     p.add_argument("--times", type=Path, default=None, metavar="CSV",
                    help="submission times (submission or student id, time per row; UTF-8 or GBK) instead of "
-                        "the archives' modification times (as the LMS download set them)")
+                        "the archives' modification times (as the LMS download set them); default: the one "
+                        "DIR/late.json keeps")
 
     def run(args: argparse.Namespace) -> int:
         from . import batch, rubric

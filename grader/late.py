@@ -241,19 +241,32 @@ class Deadline:
         (out_dir / LATE_FILE).write_text(json.dumps(data, indent=2), encoding="utf-8")
 
 
+def _kept(out_dir: Path) -> tuple[datetime, Path | None] | None:
+    """The deadline and times file `DIR/late.json` keeps, or None when the folder has none."""
+    try:
+        kept = json.loads((out_dir / LATE_FILE).read_text(encoding="utf-8"))
+        return parse_time(kept["deadline"]), Path(kept["times"]) if kept.get("times") else None
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise LateError(f"{out_dir / LATE_FILE} cannot be read ({exc}); give --deadline again") from None
+
+
 def settle(out_dir: Path, deadline: datetime | None, times: Path | None, policy: Policy | None) -> Deadline | None:
-    """This run's deadline: the one given, else the one `DIR/late.json` keeps; None when there is none."""
+    """This run's deadline and times file: each the one given, else the one `DIR/late.json` keeps (so that a
+    new deadline keeps the times file, and new times keep the deadline); None when there is no deadline."""
+    try:
+        kept = _kept(out_dir)
+    except LateError:
+        if deadline is None:
+            raise
+        kept = None  # a new deadline replaces what the broken file kept
+    if kept is not None:
+        deadline, times = deadline or kept[0], times or kept[1]
     if deadline is None:
-        try:
-            kept = json.loads((out_dir / LATE_FILE).read_text(encoding="utf-8"))
-            deadline = parse_time(kept["deadline"])
-            times = times or (Path(kept["times"]) if kept.get("times") else None)
-        except FileNotFoundError:
-            if times is not None:
-                raise LateError("--times needs --deadline (the folder keeps no deadline yet)") from None
-            return None
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise LateError(f"{out_dir / LATE_FILE} cannot be read ({exc}); give --deadline again") from None
+        if times is not None:
+            raise LateError("--times needs --deadline (the folder keeps no deadline yet)")
+        return None
     if policy is None:
         raise LateError("the rubric has no [late] table, so --deadline has no penalty to apply")
     if times is not None:

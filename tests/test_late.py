@@ -204,6 +204,9 @@ def test_a_new_deadline_or_times_file_applies_without_regrading(inbox, tmp_path,
     assert "Grading 0 of 2" in captured.out and "bob" in captured.err and "file time used" in captured.err
     assert (_late(out, "alice")["source"], _late(out, "alice")["days_late"]) == ("times", 1)
     assert _late(out, "bob")["fallback"] is True
+
+    assert _grade(inbox, out, "--deadline", "2024-04-23T23:59+08:00") == 0  # a new deadline keeps the times file
+    assert (_late(out, "alice")["source"], _late(out, "alice")["days_late"]) == ("times", 0)
     assert "final" in (out / "grades.csv").read_text(encoding="utf-8-sig").splitlines()[0]
 
 
