@@ -237,7 +237,7 @@ class Deadline:
     times: Path | None = None
 
     def write(self, out_dir: Path) -> None:
-        data = {"deadline": self.at.isoformat(), "times": str(self.times) if self.times else None}
+        data = {"deadline": self.at.isoformat(), "times": str(self.times.resolve()) if self.times else None}
         (out_dir / LATE_FILE).write_text(json.dumps(data, indent=2), encoding="utf-8")
 
 
