@@ -17,10 +17,11 @@ import sys
 import tempfile
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from . import intake, pipeline, resume, roster, sandbox, summary
+from . import intake, late, pipeline, resume, roster, sandbox, summary
 from .checks.registry import validate
 from .messages import text
 from .progress import Progress
@@ -160,6 +161,17 @@ def _keep_legacy_hand_grades(out_dir: Path, echo) -> bool:
     return True
 
 
+def _apply_deadline(out_dir: Path, sources: list[intake.SubmissionSource], due: late.Deadline, echo) -> None:
+    """The late penalty, recomputed for every submission on every run (a stat and a CSV read), so that a new
+    deadline or times file never needs a regrade; the resume key leaves it out for the same reason."""
+    missing = late.apply(out_dir, sources, due)
+    where = f"times from {due.times}" if due.times else "times from the files' modification times"
+    echo(f"Late policy applied: deadline {due.at.isoformat()}, {where}")
+    if missing:
+        print(f"unet-grader: {len(missing)} submission(s) not in {due.times}, their file time used instead: "
+              + ", ".join(missing), file=sys.stderr)
+
+
 def _load_roster(path: Path | None, out_dir: Path) -> tuple[list[roster.Student], str] | None:
     """The roster named on the command line, else the one the folder's roster.json keeps."""
     if path is not None:
@@ -195,7 +207,8 @@ def _plan(sources: list[intake.SubmissionSource], out_dir: Path, keys: dict[str,
 def main(*, paths: list[Path], out_dir: Path, workers: int, checks: list[str] | None, profile: str,
          seed: int | None, rubric: Rubric, force: bool = False, roster_csv: Path | None = None,
          lang: str = "both", scheduler: str | None = None, similarity: bool = False,
-         only: list[str] | None = None, unsandboxed: bool = False, echo=print) -> int:
+         only: list[str] | None = None, unsandboxed: bool = False, echo=print,
+         deadline: datetime | None = None, times_csv: Path | None = None) -> int:
     """Grade a batch into `out_dir`; exit 0 when the batch was graded, whatever the students scored,
     2 for a usage error (found before any submission is opened: a rubric or `checks` that does not fit the
     check ids, a missing path) or when no sandbox can run here (unless `unsandboxed` accepts the risk),
@@ -203,13 +216,15 @@ def main(*, paths: list[Path], out_dir: Path, workers: int, checks: list[str] | 
     `scheduler` grades on Dask instead (see `distributed`); `similarity` also writes DIR/similarity.html,
     before the dashboard that links it; `only` regrades just the submissions it selects (see
     `resume.select`). Hand grades (DIR/_manual.json) are never touched: the reports merge them over the
-    new results."""
+    new results. `deadline` (else the one DIR/late.json keeps) applies the rubric's late penalty, from
+    `times_csv` or the files' times."""
     try:
         validate(rubric, checks)
         sources = intake.collect(paths)
         class_list = _load_roster(roster_csv, out_dir)
         chosen = resolve(profile) if scheduler is None or profile != "gpu" else PROFILES["gpu"]  # GPUs on workers
-    except (ValueError, ProfileError) as exc:  # RosterError is a ValueError
+        due = late.settle(out_dir, deadline, times_csv, rubric.late)
+    except (ValueError, ProfileError) as exc:  # RosterError and LateError are ValueErrors
         print(f"unet-grader: {exc}", file=sys.stderr)
         return USAGE
     if not sources:
@@ -257,6 +272,8 @@ def main(*, paths: list[Path], out_dir: Path, workers: int, checks: list[str] | 
         return INTERRUPTED
     wall = time.perf_counter() - start
     record.finish(out_dir, graded_now=len(fresh), kept=len(kept))
+    if due is not None:
+        _apply_deadline(out_dir, sources, due, echo)
     found = None
     if class_list is not None:
         students, roster_name = class_list

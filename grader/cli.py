@@ -77,6 +77,16 @@ def _scheduler(value: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
+def _deadline(value: str):
+    """`--deadline`, checked while parsing: a bad time is a usage error (exit 2) before any grading."""
+    from .late import parse_time
+
+    try:
+        return parse_time(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
 def _add_grade(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("grade", help="grade submissions (archives, folders, or folders of archives)",
                        epilog=GRADE_EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -109,6 +119,14 @@ def _add_grade(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--similarity", action="store_true",
                    help="also write DIR/similarity.html, the pairs a TA should compare by hand (as "
                         "`unet-grader similarity DIR` with its defaults), linked from the dashboard")
+    p.add_argument("--deadline", type=_deadline, default=None, metavar="TIME",
+                   help="apply the rubric's [late] penalty to work handed in after TIME, ISO 8601 with its "
+                        "zone (2024-04-20T23:59+08:00; without a zone, this machine's local time); default: "
+                        "the deadline DIR/late.json keeps")
+    p.add_argument("--times", type=Path, default=None, metavar="CSV",
+                   help="submission times (submission or student id, time per row; UTF-8 or GBK) instead of "
+                        "the archives' modification times (as the LMS download set them); default: the one "
+                        "DIR/late.json keeps")
 
     def run(args: argparse.Namespace) -> int:
         from . import batch, rubric
@@ -124,7 +142,8 @@ def _add_grade(sub: argparse._SubParsersAction) -> None:
         return batch.main(paths=args.paths, out_dir=args.out, workers=workers, checks=args.checks,
                           profile=args.profile, seed=args.seed, rubric=loaded, force=args.force,
                           roster_csv=args.roster, lang=args.lang, scheduler=args.scheduler,
-                          similarity=args.similarity, only=args.only, unsandboxed=args.unsandboxed)
+                          similarity=args.similarity, only=args.only, unsandboxed=args.unsandboxed,
+                          deadline=args.deadline, times_csv=args.times)
 
     p.set_defaults(handler=run)
 

@@ -7,6 +7,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from .late import LateError, Policy, parse_policy
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
@@ -23,6 +25,11 @@ class RubricError(ValueError):
 class Rubric:
     table: dict[str, float]
     source: str
+    late: Policy | None = None  # the [late] table: the penalty `grade --deadline` applies
+
+    def __post_init__(self) -> None:
+        if isinstance(self.late, dict):  # as `asdict` sends the settings to a Dask worker
+            object.__setattr__(self, "late", Policy(**self.late))
 
     def points(self, check_id: str) -> float:
         try:
@@ -55,4 +62,8 @@ def load(path: Path | None = None) -> Rubric:
     if bad:
         raise RubricError(f"评分表 {path} 的分值必须是不小于 0 的数字：{', '.join(bad)}\n"
                           f"rubric {path}: points must be numbers >= 0, not {', '.join(bad)}")
-    return Rubric({k: float(v) for k, v in table.items()}, str(path))
+    try:
+        late = parse_policy(data["late"], f"rubric {path}") if "late" in data else None
+    except LateError as exc:
+        raise RubricError(str(exc)) from None
+    return Rubric({k: float(v) for k, v in table.items()}, str(path), late)

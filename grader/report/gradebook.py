@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..late import final_score
 from ..results import CheckResult, SubmissionResult
 from ..roster import derived_id
 from . import csvsafe
@@ -45,25 +46,29 @@ def write_grades_csv(batch: Batch, path: Path, names: Anonymizer) -> None:
 
     A group the submission was not graded on is left empty; a rejected archive has only its total, 0. With a
     roster, the rows follow it, each with the student's id and name, and a student who handed in nothing
-    has a row of their own: status `missing`, total 0. Every text cell is formula-safe (csvsafe).
+    has a row of their own: status `missing`, total 0. After `grade --deadline`, the late columns follow
+    (`LATE_COLUMNS`): `total` stays the raw score, `final` is after the late penalty. Every text cell is
+    formula-safe (csvsafe).
     """
     entries = batch.entries
     groups = ordered_groups(set(GROUPS) | {c.group for e in entries for c in e.result.checks})
     max_total = num(batch_max_score(batch))
     with path.open("w", encoding="utf-8-sig", newline="") as f:
         writer = csvsafe.writer(f)
-        writer.writerow([*_columns(batch), *groups, "total", "max_score"])
+        late = any(isinstance(e.result.extra.get("late"), dict) for e in entries)
+        writer.writerow([*_columns(batch), *groups, "total", "max_score", *(LATE_COLUMNS if late else [])])
         for item in class_list(batch):
             e = item.entry
             who = [_id_cell(item, names), *_who(item, batch, names)]
             if e is None:
-                writer.writerow([*who, "", MISSING, *([""] * len(groups)), num(0), max_total])
+                writer.writerow([*who, "", MISSING, *([""] * len(groups)), num(0), max_total,
+                                 *([""] * len(LATE_COLUMNS) if late else [])])
                 continue
             totals = e.result.group_scores()
             writer.writerow([
                 *who, "" if names.enabled else e.result.submission.source,
                 e.result.status, *(num(totals[g][0]) if g in totals else "" for g in groups),
-                num(e.result.score), num(e.result.max_score),
+                num(e.result.score), num(e.result.max_score), *(late_cells(e.result) if late else []),
             ])
 
 
@@ -98,6 +103,18 @@ def write_class_files(batch: Batch, folder: Path, names: Anonymizer) -> None:
     write_grades_csv(batch, folder / GRADES_CSV, names)
     write_checks_csv(batch, folder / CHECKS_CSV, names)
     write_results_json(batch.entries, folder / RESULTS_JSON, names)
+
+
+LATE_COLUMNS = ["submitted_at", "time_source", "days_late", "late_penalty", "final"]
+
+
+def late_cells(result: SubmissionResult) -> list[str]:
+    """The late-work columns (`grade --deadline`, see grader/late.py): empty when no deadline was applied."""
+    late = result.extra.get("late")
+    if not isinstance(late, dict):
+        return ["", "", "", "", num(result.score)]
+    return [str(late.get("submitted_at", "")), str(late.get("source", "")), num(late.get("days_late")),
+            num(late.get("penalty")), num(final_score(result))]
 
 
 def write_results_json(entries: list[Entry], path: Path, names: Anonymizer) -> None:

@@ -15,6 +15,7 @@ from urllib.parse import quote
 import numpy as np
 from markupsafe import Markup
 
+from ..late import final_score
 from ..messages import text
 from ..results import CheckResult, SubmissionResult
 from . import plots
@@ -470,6 +471,45 @@ class StudentPage:
     environment: list[tuple[str, str]]
     timings: list[tuple[str, str]]
     logs: list[tuple[str, str]]
+    late: LateView | None = None
+
+
+@dataclass
+class LateView:
+    """The late-work box of a student page (`grade --deadline`): how late, the penalty, and whence the time."""
+
+    late: bool
+    summary: str
+    times: str
+    source: str
+
+
+def late_view(result: SubmissionResult, t: Translator) -> LateView | None:
+    """What `extra.late` says, for people; None when no deadline was applied or nothing could be graded."""
+    late = result.extra.get("late")
+    if not isinstance(late, dict) or result.status != "graded":
+        return None
+    days, off = late.get("days_late") or 0, num(late.get("penalty"))
+    final = f"{num(final_score(result))} / {num(result.max_score)}"
+    if days:
+        summary = text(f"迟交 {days} 天（不足一天按一天计）：扣 {off} 分，最终得分 {final}",
+                       f"{days} day(s) late (a part of a day counts as a day): {off} points off, final score {final}")
+    elif late.get("minutes_late"):
+        summary = text("在宽限期内提交，不扣分", "handed in within the grace period: no penalty")
+    else:
+        summary = text("按时提交", "handed in on time")
+    at, due = late.get("submitted_at", ""), late.get("deadline", "")
+    times = text(f"提交时间 {at}，截止时间 {due}", f"submitted {at}, deadline {due}")
+    name, listing = late.get("source_file", ""), late.get("times_file") or ""
+    if late.get("source") == "times":
+        source = text(f"提交时间来自 {listing}", f"submission time from {listing}")
+    else:
+        source = text(f"提交时间取自文件 {name} 的修改时间（即 LMS 下载所记录的时间）",
+                      f"submission time from the modification time of {name}, as the LMS download set it")
+        if late.get("fallback"):
+            source = text(f"{listing} 中没有这份提交；{source.zh}", f"not listed in {listing}; {source.en}")
+    return LateView(late=bool(days), summary=summary.pick(t.lang), times=times.pick(t.lang),
+                    source=source.pick(t.lang))
 
 
 def ordered_groups(groups: set[str] | list[str]) -> list[str]:
@@ -510,6 +550,7 @@ def student_page(entry: Entry, t: Translator, names: Anonymizer) -> StudentPage:
         repack=t.lines("repack") if result.status == "rejected" else [], groups=groups, environment=environment,
         timings=[(k, num(v)) for k, v in result.timings.items()],
         logs=[(k, _tail(plain(v))) for k, v in result.logs.items()],
+        late=late_view(result, t),
     )
 
 
