@@ -20,6 +20,7 @@ import nbformat
 from ..messages import Text, text
 from ..notebook.cap import Rewrite
 from ..notebook.execute import (
+    MAX_EXECUTED_BYTES,
     NotebookUnreadable,
     capped_copy,
     error_output,
@@ -96,7 +97,7 @@ class NotebookGroup(CheckGroup):
         if self.handed_in is None or STAGE not in outputs:
             return self.not_run(ctx, self.problem or text("notebook 没有运行", "the notebook was not run"))
         out = outputs[STAGE]
-        executed = read_executed(out.folder / "executed.ipynb")
+        executed = read_executed(out.file_bytes("executed.ipynb", MAX_EXECUTED_BYTES))
         cells = [Ran(i, c.source, _tags(c), executed_cell(executed, i, c.source))
                  for i, c in enumerate(self.handed_in.cells) if c.cell_type == "code" and c.source.strip()]
         artifacts = self._artifacts(ctx, executed, cells)

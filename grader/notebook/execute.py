@@ -63,12 +63,15 @@ def capped_copy(notebook: Path, caps: dict[str, int], dest: Path
     return nb, rewrites
 
 
-def read_executed(path: Path) -> nbformat.NotebookNode | None:
-    """The executed notebook the sandbox wrote, or None when it is missing or not a valid notebook."""
-    try:
-        return _read(path, MAX_EXECUTED_BYTES)
-    except NotebookUnreadable:
+def read_executed(data: bytes | None) -> nbformat.NotebookNode | None:
+    """The executed notebook the sandbox sent back, or None when it is missing or not a valid notebook."""
+    if data is None or len(data) > MAX_EXECUTED_BYTES:
         return None
+    try:
+        nb = nbformat.reads(data.decode("utf-8", errors="replace"), as_version=4)
+    except Exception:  # nbformat raises JSON, schema and conversion errors of many kinds
+        return None
+    return nb if isinstance(nb.get("cells"), list) else None
 
 
 def executed_cell(executed: nbformat.NotebookNode | None, index: int, source: str) -> dict[str, Any] | None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import sys
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from . import bubblewrap, cgroups, isolation, process
 from . import limits as rlimits
@@ -25,6 +26,8 @@ class SandboxOutcome:
     output_truncated: bool
     wall_s: float
     isolation: str
+    channel: bytes = b""
+    channel_truncated: bool = False
 
 
 def inside_root(root: Path) -> str:
@@ -74,11 +77,14 @@ def _run_group(cgroup: str, token: str, limits: Limits) -> tuple[cgroups.RunGrou
 
 def run(root: Path, argv: list[str], *, limits: Limits, readonly: Sequence[str] = (),
         hide: Sequence[Path] = (), cwd: str = "", env: Mapping[str, str] | None = None,
-        gpu: bool = False) -> SandboxOutcome:
+        gpu: bool = False, stdin: Callable[[BinaryIO], None] | None = None,
+        channel: bool = False) -> SandboxOutcome:
     """Run `argv` with `root` as the only writable folder, under every layer this machine allows.
 
     `readonly` names sub-folders of root that stay read-only inside; `hide` lists host paths that
     must not be readable; `cwd` is relative to root; `argv` must already use `inside_root(root)`.
+    `stdin` is run in a thread with the command's stdin (e.g. to send inputs stage by stage); with `channel`,
+    the command gets the write end of a pipe as fd 3 and `SandboxOutcome.channel` holds what arrived there.
     Under bubblewrap a process killed by signal N shows as exit code 128 + N.
     """
     found = isolation.probe()
@@ -115,7 +121,8 @@ def run(root: Path, argv: list[str], *, limits: Limits, readonly: Sequence[str] 
                                          tmpfs_mb=limits.memory_mb)
         finished = process.run_tree(command, env=_environment(f"{inside}/home", token, env), cwd=str(workdir),
                                     timeout_s=limits.timeout_s, max_output_bytes=limits.max_output_bytes,
-                                    token=token, prepare=prepare, kill_more=group.kill if group else None)
+                                    token=token, prepare=prepare, kill_more=group.kill if group else None,
+                                    stdin=stdin, channel=channel, max_channel_bytes=limits.max_channel_bytes)
         memory_exceeded = group.memory_exceeded() if group else False
     finally:
         if group:
@@ -126,4 +133,4 @@ def run(root: Path, argv: list[str], *, limits: Limits, readonly: Sequence[str] 
                               cgroup_text=cgroup_text, rlimit_text=rlimits.describe(chosen))
     return SandboxOutcome(finished.returncode, finished.timed_out, memory_exceeded,
                           finished.output.decode("utf-8", errors="replace"), finished.truncated,
-                          finished.wall_s, text)
+                          finished.wall_s, text, finished.channel, finished.channel_truncated)

@@ -24,6 +24,7 @@ class Limits:
     max_pids: int = 256
     max_file_mb: int = 512
     max_output_bytes: int = 200_000
+    max_channel_bytes: int = 512 * MIB
 
 
 def _user_process_count(uid: int) -> int:
