@@ -176,8 +176,8 @@ def test_no_process_is_left_behind(batch):
             cmdline = (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        # The batch's own processes: its sandboxes (bubblewrap's /sandbox) or its work folder (weaker mode).
-        if b"/sandbox/in/plan.json" in cmdline or b"/unet-grader-" in cmdline:
+        # The batch's own processes: its supervisors (bubblewrap's /sandbox) or its work folder (weaker mode).
+        if b"/sandbox/lib" in cmdline or b"/unet-grader-" in cmdline:
             survivors.append(cmdline)
     assert survivors == []
 

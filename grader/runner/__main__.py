@@ -1,13 +1,14 @@
 """The in-sandbox supervisor: read the plan on stdin, then fork one child per stage; outputs leave on fd 3.
 
 It makes itself non-dumpable first, so no student process (same user, no capabilities) can trace it or open
-its memory or descriptors. Stage k's task and inputs are read from stdin only when stage k starts, written
-into a fresh folder of the scratch space and the buffer zeroed before the fork, so no stage holds another
-stage's inputs. Numpy-only stages come first in the plan and are forked before torch is imported. After a
-stage ends, every other process of the sandbox is killed, the supervisor reads the stage's output folder
-itself (no link, no FIFO, nothing over its cap) and sends it with the stage's status and capped log as
-frames; then it wipes the stage's folder, /tmp and /dev/shm. Forking is safe because this process only
-imports torch and never computes with it (a fork after torch has run a parallel op hangs the child).
+its memory or descriptors, and the subreaper of everything it starts, so no daemon leaves its subtree. Stage
+k's task and inputs are read from stdin only when stage k starts, written into a fresh folder of the scratch
+space and the buffer zeroed before the fork, so no stage holds another stage's inputs. Numpy-only stages come
+first in the plan and are forked before torch is imported. After a stage ends, every other process of the
+sandbox is killed, the supervisor reads the stage's output folder itself (no link, no FIFO, nothing over its
+cap) and sends it with the stage's status and capped log as frames; then it wipes the stage's folder, /tmp and
+/dev/shm. Forking is safe because this process only imports torch and never computes with it (a fork after
+torch has run a parallel op hangs the child).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import signal
 import stat
 import sys
 import time
-import uuid
 from pathlib import Path
 
 from .protocol import (
@@ -42,8 +42,8 @@ from .protocol import (
 
 MEMORY_EXIT = 86
 PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
 CHANNEL_FD = 3
-STAGE_TOKEN = "UNET_GRADER_STAGE"
 MAX_STAGE_BYTES = 384 * 2**20  # everything one stage sends
 BLOCK_BUFFER = 1 << 16  # the child's stdout/stderr: a flood of short prints costs few system calls
 _CHUNK = 1 << 20
@@ -54,10 +54,10 @@ _OUT_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _DIR_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_DIRECTORY | os.O_CLOEXEC
 
 
-def _set_dumpable(value: int) -> None:
+def _prctl(option: int, value: int) -> None:
     libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_DUMPABLE, value, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE) failed")
+    if libc.prctl(option, value, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), f"prctl({option}, {value}) failed")
 
 
 def _limit_memory(limit: int) -> None:
@@ -84,7 +84,7 @@ class StageDirs:
         shutil.copytree(submission, self.work, symlinks=True, copy_function=shutil.copyfile)
 
 
-def _child(stage: StagePlan, plan: Plan, dirs: StageDirs, log_w: int, close: list[int], token: str) -> None:
+def _child(stage: StagePlan, plan: Plan, dirs: StageDirs, log_w: int, close: list[int]) -> None:
     """Runs in the forked child: never returns."""
     code = 1
     try:
@@ -93,17 +93,16 @@ def _child(stage: StagePlan, plan: Plan, dirs: StageDirs, log_w: int, close: lis
         os.dup2(null, 0)
         os.dup2(log_w, 1)
         os.dup2(log_w, 2)
-        for fd in {null, log_w, *close}:
+        for fd in {null, log_w, *close} - {0, 1, 2}:  # the supervisor's pipes, channel and folder
             with contextlib.suppress(OSError):
                 os.close(fd)
         sys.stdin = None
         sys.stdout = open(1, "w", buffering=BLOCK_BUFFER, encoding="utf-8", errors="replace", closefd=False)
         sys.stderr = open(2, "w", buffering=BLOCK_BUFFER, encoding="utf-8", errors="replace", closefd=False)
-        _set_dumpable(1)  # the stage's own processes may debug each other; the supervisor stays closed
+        _prctl(PR_SET_DUMPABLE, 1)  # the stage's own processes may debug each other; the supervisor stays closed
         if not stage.uses_gpu:  # the CUDA driver maps far more than it uses
             _limit_memory(stage.memory_mb * 1024 * 1024)
-        os.environ.update(HOME=str(dirs.home), TMPDIR=plan.tmp[0] if plan.tmp else str(dirs.tmp),
-                          **{STAGE_TOKEN: token})
+        os.environ.update(HOME=str(dirs.home), TMPDIR=plan.tmp[0] if plan.tmp else str(dirs.tmp))
         os.chdir(dirs.work)
         if not stage.numpy_only:
             import torch
@@ -181,33 +180,35 @@ def _wait(pid: int, log: _Log, deadline: float) -> tuple[str, int | None, float]
             time.sleep(min(left, _TICK_S))
 
 
-def _live_others() -> list[int]:
-    """Every process in sight but us and the namespace's init, zombies left out."""
-    me, found = os.getpid(), []
+def _processes() -> dict[int, tuple[int, bytes]]:
+    """Every process in sight: its parent and its state letter."""
+    found = {}
     for entry in os.listdir("/proc"):
-        if entry.isdigit() and int(entry) not in (1, me):
+        if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/stat", "rb") as fh:
-                    state = fh.read().rsplit(b")", 1)[1].split()[0]
-            except (OSError, IndexError):
+                    fields = fh.read().rsplit(b")", 1)[1].split()
+                found[int(entry)] = (int(fields[1]), fields[0])
+            except (OSError, IndexError, ValueError):
                 continue
-            if state != b"Z":
-                found.append(int(entry))
     return found
 
 
-def _marked(token: str) -> list[int]:
-    """Processes whose environment carries this stage's token (without a PID namespace of our own)."""
-    marker, found = f"{STAGE_TOKEN}={token}".encode(), []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and int(entry) != os.getpid():
-            try:
-                with open(f"/proc/{entry}/environ", "rb") as fh:
-                    if marker in fh.read().split(b"\0"):
-                        found.append(int(entry))
-            except OSError:
-                continue
-    return found
+def _strays(plan: Plan) -> list[int]:
+    """The live processes a stage may have left: in our own PID namespace every one but init and us; else our
+    descendants (as the children's subreaper, nothing a stage starts can leave our subtree)."""
+    me, procs = os.getpid(), _processes()
+    if plan.pid_namespace:
+        return [pid for pid, (_, state) in procs.items() if pid not in (1, me) and state != b"Z"]
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _) in procs.items():
+        children.setdefault(parent, []).append(pid)
+    found, todo = [], list(children.get(me, []))
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return [pid for pid in found if procs[pid][1] != b"Z"]
 
 
 def _reap() -> None:
@@ -216,7 +217,7 @@ def _reap() -> None:
             pass
 
 
-def _kill_all(plan: Plan, pgid: int, token: str) -> bool:
+def _kill_all(plan: Plan, pgid: int) -> bool:
     """Kill every process the stage started, again and again until none is left; False if some survive."""
     give_up = time.monotonic() + _SWEEP_S
     while time.monotonic() < give_up:
@@ -225,7 +226,7 @@ def _kill_all(plan: Plan, pgid: int, token: str) -> bool:
         if plan.pid_namespace:  # everything but init and us belongs to the stage
             with contextlib.suppress(ProcessLookupError):
                 os.kill(-1, signal.SIGKILL)
-        left = _live_others() if plan.pid_namespace else _marked(token)
+        left = _strays(plan)
         for pid in left:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
@@ -289,10 +290,10 @@ def _force_remove(func, path, _exc) -> None:
         func(path)
 
 
-def _wipe(plan: Plan, dirs: StageDirs) -> None:
-    """Remove the stage's folders and empty the sandbox's /tmp and /dev/shm, so nothing reaches the next."""
-    shutil.rmtree(dirs.base, onerror=_force_remove)
-    for folder in plan.tmp:
+def _wipe(plan: Plan) -> None:
+    """Empty the scratch folder (every stage's folders and whatever else a stage left there) and the sandbox's
+    /tmp and /dev/shm, so nothing reaches the next stage."""
+    for folder in (plan.scratch, *plan.tmp):
         with contextlib.suppress(OSError):
             for entry in os.scandir(folder):
                 if entry.is_dir(follow_symlinks=False):
@@ -320,18 +321,17 @@ def run_stage(index: int, stage: StagePlan, plan: Plan, feed, channel, scratch_f
     dirs.make(plan.submission)
     _materialise(dirs.inputs, header, body)
     del body
-    token = uuid.uuid4().hex
     log_r, log_w = os.pipe()
     start = time.monotonic()
     pid = os.fork()
     if pid == 0:
-        _child(stage, plan, dirs, log_w, [log_r, channel.fileno(), scratch_fd, feed.fileno()], token)
+        _child(stage, plan, dirs, log_w, [log_r, channel.fileno(), scratch_fd, feed.fileno()])
     os.close(log_w)
     log = _Log(log_r)
     os.set_blocking(log_r, False)
     state, code, cpu_s = _wait(pid, log, start + stage.timeout_s)
     wall_s = time.monotonic() - start
-    clean = _kill_all(plan, pid, token)
+    clean = _kill_all(plan, pid)
     log.drain(_DRAIN_S if clean else 0)
     os.close(log_r)
     if clean:
@@ -340,13 +340,14 @@ def run_stage(index: int, stage: StagePlan, plan: Plan, feed, channel, scratch_f
         write_frame(channel, {"kind": "log", "stage": stage.name, "dropped": log.dropped}, bytes(log.data))
         write_frame(channel, {"kind": "status", "stage": stage.name, "state": state, "exit": code,
                               "wall_s": round(wall_s, 3), "cpu_s": round(cpu_s, 3)})
-        _wipe(plan, dirs)
+        _wipe(plan)
     return clean
 
 
 def main(argv: list[str]) -> int:
     """`grader_runner [FEED CHANNEL]`: stdin and fd 3 by default, or the two files named (trusted runs)."""
-    _set_dumpable(0)
+    _prctl(PR_SET_DUMPABLE, 0)
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)  # a daemon a stage starts is re-parented to us, not to the host's init
     feed = open(argv[1] if len(argv) > 2 else 0, "rb", buffering=0)  # unbuffered: never read ahead
     channel = open(argv[2] if len(argv) > 2 else CHANNEL_FD, "wb", buffering=0)
     header, _ = read_frame(feed, 0)
