@@ -81,7 +81,13 @@ class StageDirs:
         self.base.mkdir()
         for path in (self.inputs, self.out, self.home, self.tmp):
             path.mkdir()
-        shutil.copytree(submission, self.work, symlinks=True, copy_function=shutil.copyfile)
+        box = os.path.dirname(os.path.realpath(self.base.parent))
+
+        def the_box(folder: str, names: list[str]) -> list[str]:
+            """A trusted run may keep its box inside the submission folder: never copy it into itself."""
+            return [n for n in names if os.path.realpath(os.path.join(folder, n)) == box]
+
+        shutil.copytree(submission, self.work, symlinks=True, copy_function=shutil.copyfile, ignore=the_box)
 
 
 def _child(stage: StagePlan, plan: Plan, dirs: StageDirs, log_w: int, close: list[int]) -> None:
