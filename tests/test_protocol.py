@@ -3,8 +3,11 @@ and the sandbox's stdin feeder and fd 3 channel, with and without bubblewrap."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import os
 import struct
+import subprocess
 import sys
 import textwrap
 import time
@@ -13,8 +16,12 @@ import numpy as np
 import pytest
 
 from grader import protocol, sandbox
-from grader.checks.base import OutputError, read_channel
+from grader.checks.base import CheckContext, OutputError, read_channel
+from grader.checks.jaccard import JaccardGroup
+from grader.rubric import load
 from grader.sandbox import Isolation, Limits, cgroups, isolation
+from grader.stagerun import run_trusted, start_trusted
+from tests.conftest import build_submission
 
 
 def _frame(header: dict, body: bytes = b"") -> bytes:
@@ -102,7 +109,7 @@ def test_forged_frames_cannot_name_unknown_stages_paths_or_states():
     data += _frame({"kind": "file", "stage": "s", "name": "after.npy"}, b"late")
     outputs = read_channel(data, ["s"])
     assert outputs["s"].files == {} and "other" not in outputs
-    assert outputs["s"].status == {"state": "crashed", "exit": None}
+    assert outputs["s"].status == {"state": "crashed", "exit": None, "starved": False}
 
 
 FEED_AND_ANSWER = textwrap.dedent("""
@@ -147,3 +154,44 @@ def test_the_channel_is_capped_and_a_child_that_never_reads_does_not_block(tmp_p
                           channel=True)
     assert time.monotonic() - start < 25
     assert outcome.returncode == 0 and outcome.channel == b"x" * 1000 and outcome.channel_truncated
+
+
+SPIN = "while True:  # an import that never finishes, busy\n    pass\n"
+SLEEP = "import time\n\nwhile True:  # an import that never finishes, asleep\n    time.sleep(1)\n"
+
+
+def _stopped_stage(tmp_path, module: str, *, hogs: int) -> dict:
+    """The Jaccard stage of a submission whose module never finishes importing, stopped by a 4 s deadline,
+    with the supervisor and `hogs` busy processes all pinned to one CPU."""
+    sub = build_submission(tmp_path / "sub", files={"unet/dice_loss.py": module})
+    ctx = CheckContext(submission_dir=sub, notebook=None, seed=1, profile="cpu", rubric=load(),
+                       io_root=tmp_path / "inputs", artifacts_dir=tmp_path / "artifacts")
+    stages = [dataclasses.replace(s, timeout_s=4) for s in JaccardGroup().prepare(ctx)]
+    cpu = min(os.sched_getaffinity(0))
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"], preexec_fn=lambda: os.sched_setaffinity(
+        0, {cpu})) for _ in range(hogs)]
+    try:
+        def pinned(lib, args, cwd, timeout):
+            allowed = os.sched_getaffinity(0)
+            os.sched_setaffinity(0, {cpu})
+            try:
+                start_trusted(lib, args, cwd, timeout)
+            finally:
+                os.sched_setaffinity(0, allowed)
+
+        return run_trusted(tmp_path / "box", sub, stages, ctx, launch=pinned)["jaccard"].status
+    finally:
+        for hog in busy:
+            hog.kill()
+            hog.wait()
+
+
+def test_a_stage_stopped_while_the_machine_starved_it_says_so(tmp_path):
+    status = _stopped_stage(tmp_path, SPIN, hogs=3)
+    assert status["state"] == "timeout" and status["starved"] is True
+    assert status["wait_s"] > 0.5 * status["wall_s"] and status["cpu_s"] < 0.5 * status["wall_s"]
+
+
+def test_a_stage_that_sleeps_past_its_deadline_is_not_starved(tmp_path):
+    status = _stopped_stage(tmp_path, SLEEP, hogs=3)
+    assert status["state"] == "timeout" and status["starved"] is False and status["wait_s"] < 1

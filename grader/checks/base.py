@@ -174,9 +174,10 @@ def _status(header: dict[str, Any]) -> dict[str, Any]:
     """A status frame's fields, each checked: only used to explain a failure, never as evidence."""
     state = header.get("state") if header.get("state") in protocol.STATES else "crashed"
     code = header.get("exit")
-    numbers = {k: float(v) for k in ("wall_s", "cpu_s") if isinstance(v := header.get(k), (int, float))
+    numbers = {k: float(v) for k in ("wall_s", "cpu_s", "wait_s") if isinstance(v := header.get(k), (int, float))
                and not isinstance(v, bool) and math.isfinite(v)}
-    return {"state": state, "exit": code if type(code) is int else None, **numbers}
+    return {"state": state, "exit": code if type(code) is int else None, "starved": header.get("starved") is True,
+            **numbers}
 
 
 def read_channel(data: bytes, names: list[str]) -> dict[str, StageOutputs]:

@@ -45,6 +45,8 @@ PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 CHANNEL_FD = 3
 MAX_STAGE_BYTES = 384 * 2**20  # everything one stage sends
+# a stage its deadline stopped after waiting for a CPU this share of its time: the machine's load, not the student
+STARVED_SHARE = 0.5
 BLOCK_BUFFER = 1 << 16  # the child's stdout/stderr: a flood of short prints costs few system calls
 _CHUNK = 1 << 20
 _TICK_S = 0.05
@@ -167,19 +169,38 @@ def _ended(status: int) -> tuple[str, int | None]:
     return ("ok" if code == 0 else "memory" if code == MEMORY_EXIT else "crashed"), code
 
 
-def _wait(pid: int, log: _Log, deadline: float) -> tuple[str, int | None, float]:
-    """Drain the log until the child ends or the deadline passes: its state, exit code and CPU seconds."""
+def _waited_s(pids: list[int]) -> float:
+    """Seconds the processes' threads were ready to run but waited for a CPU (/proc/PID/task/TID/schedstat)."""
+    total = 0
+    for pid in pids:
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/schedstat", "rb") as fh:
+                    total += int(fh.read().split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    return total / 1e9
+
+
+def _wait(pid: int, log: _Log, deadline: float, plan: Plan) -> tuple[str, int | None, float, float]:
+    """Drain the log until the child ends or the deadline passes: its state, exit code, CPU seconds and, when
+    the deadline stopped it, how long the stage's processes waited for a CPU (else 0)."""
     open_log = True
     while True:
         done, status, usage = os.wait4(pid, os.WNOHANG)
         if done:
-            return (*_ended(status), usage.ru_utime + usage.ru_stime)
+            return (*_ended(status), usage.ru_utime + usage.ru_stime, 0.0)
         left = deadline - time.monotonic()
         if left <= 0:
+            waited = _waited_s(sorted({pid, *_strays(plan)}))
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
             _, _, usage = os.wait4(pid, 0)
-            return "timeout", None, usage.ru_utime + usage.ru_stime
+            return "timeout", None, usage.ru_utime + usage.ru_stime, waited
         if open_log and select.select([log.fd], [], [], min(left, _TICK_S))[0]:
             open_log = log.read()
         elif not open_log:
@@ -335,7 +356,7 @@ def run_stage(index: int, stage: StagePlan, plan: Plan, feed, channel, scratch_f
     os.close(log_w)
     log = _Log(log_r)
     os.set_blocking(log_r, False)
-    state, code, cpu_s = _wait(pid, log, start + stage.timeout_s)
+    state, code, cpu_s, waited_s = _wait(pid, log, start + stage.timeout_s, plan)
     wall_s = time.monotonic() - start
     clean = _kill_all(plan, pid)
     log.drain(_DRAIN_S if clean else 0)
@@ -345,7 +366,8 @@ def run_stage(index: int, stage: StagePlan, plan: Plan, feed, channel, scratch_f
             write_frame(channel, {"kind": "file", "stage": stage.name, "name": name}, data)
         write_frame(channel, {"kind": "log", "stage": stage.name, "dropped": log.dropped}, bytes(log.data))
         write_frame(channel, {"kind": "status", "stage": stage.name, "state": state, "exit": code,
-                              "wall_s": round(wall_s, 3), "cpu_s": round(cpu_s, 3)})
+                              "wall_s": round(wall_s, 3), "cpu_s": round(cpu_s, 3), "wait_s": round(waited_s, 3),
+                              "starved": state == "timeout" and waited_s > STARVED_SHARE * wall_s})
         _wipe(plan)
     return clean
 
