@@ -195,3 +195,18 @@ def test_a_stage_stopped_while_the_machine_starved_it_says_so(tmp_path):
 def test_a_stage_that_sleeps_past_its_deadline_is_not_starved(tmp_path):
     status = _stopped_stage(tmp_path, SLEEP, hogs=3)
     assert status["state"] == "timeout" and status["starved"] is False and status["wait_s"] < 1
+
+
+def test_descriptors_passed_on_stay_open_beside_the_channel(tmp_path):
+    from grader.sandbox import process
+
+    read_end, write_end = os.pipe()
+    code = f"import os; os.write(3, b'channel'); os.write({write_end}, b'passed')"
+    try:
+        done = process.run_tree([sys.executable, "-c", code], env={"PATH": "/usr/bin:/bin"}, cwd=str(tmp_path),
+                                timeout_s=30, max_output_bytes=1000, token="test-pass-fds", prepare=lambda: None,
+                                channel=True, max_channel_bytes=100, pass_fds=[write_end])
+        os.close(write_end)
+        assert done.returncode == 0 and done.channel == b"channel" and os.read(read_end, 100) == b"passed"
+    finally:
+        os.close(read_end)

@@ -132,8 +132,9 @@ def _feed(write: Callable[[BinaryIO], None], pipe: BinaryIO) -> None:
             pipe.close()
 
 
-def _channel_setup(write_end: int, prepare: Callable[[], None]) -> Callable[[], None]:
-    """In the child: the channel as fd 3, every other inherited descriptor above it closed at exec."""
+def _channel_setup(write_end: int, keep: Sequence[int], prepare: Callable[[], None]) -> Callable[[], None]:
+    """In the child: the channel as fd 3, `keep` inherited as they are, every other descriptor above 3 closed
+    at exec (subprocess's own close_fds would close fd 3 too)."""
 
     def setup() -> None:
         if write_end == CHANNEL_FD:
@@ -143,7 +144,7 @@ def _channel_setup(write_end: int, prepare: Callable[[], None]) -> Callable[[], 
         for name in os.listdir("/proc/self/fd"):
             if int(name) > CHANNEL_FD:
                 with contextlib.suppress(OSError):
-                    os.set_inheritable(int(name), False)
+                    os.set_inheritable(int(name), int(name) in keep)
         prepare()
 
     return setup
@@ -179,11 +180,12 @@ def _kill_group(pgid: int) -> None:
 def run_tree(argv: Sequence[str], *, env: Mapping[str, str], cwd: str, timeout_s: float,
              max_output_bytes: int, token: str, prepare: Callable[[], None],
              kill_more: Callable[[], None] | None = None, stdin: Callable[[BinaryIO], None] | None = None,
-             channel: bool = False, max_channel_bytes: int = 0) -> Finished:
+             channel: bool = False, max_channel_bytes: int = 0, pass_fds: Sequence[int] = ()) -> Finished:
     """Run `argv` in its own session with stdout and stderr merged; kill the whole tree at the end.
 
     `stdin`, when given, is run in a thread with the child's stdin; with `channel`, the child gets the write
-    end of a pipe as fd 3, and what arrives there (up to `max_channel_bytes`) is returned.
+    end of a pipe as fd 3, and what arrives there (up to `max_channel_bytes`) is returned. `pass_fds` (above
+    3) stay open in the child, e.g. a seccomp program for bwrap.
     """
     capture, received = _Capture(max_output_bytes), _Capture(max_channel_bytes)
     read_end, write_end = os.pipe() if channel else (-1, -1)
@@ -192,8 +194,8 @@ def run_tree(argv: Sequence[str], *, env: Mapping[str, str], cwd: str, timeout_s
         proc = subprocess.Popen(list(argv), stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=dict(env), cwd=cwd,
                                 start_new_session=True,
-                                preexec_fn=_channel_setup(write_end, prepare) if channel else prepare,
-                                close_fds=not channel)
+                                preexec_fn=_channel_setup(write_end, pass_fds, prepare) if channel else prepare,
+                                close_fds=not channel, pass_fds=() if channel else tuple(pass_fds))
     except BaseException:
         for end in (read_end, write_end):
             if end >= 0:
