@@ -144,6 +144,8 @@ def grade(source: intake.SubmissionSource, settings: RunSettings) -> SubmissionR
     if stages:  # starting the sandbox and python, importing torch once, tearing down
         timings["sandbox_overhead"] = timings["sandbox"] - sum(timings[f"stage:{s.name}"] for s in stages)
 
+    # judging reads the grader's own copy from intake, never the box that student code has run in
+    ctx.submission_dir, ctx.notebook = unpacked.root, unpacked.notebook
     t = time.perf_counter()
     checks = [c for c in _judge(groups, ctx, outputs) if matches(c.id, settings.checks)]
     timings["judge"] = time.perf_counter() - t

@@ -67,6 +67,21 @@ def _planting_save(self, name, value):
 _io.StageIO.record, _io.StageIO.save = _planting_record, _planting_save
 """
 
+# Without bubblewrap the box is writable: rewrite the handed-in notebook's answers after the sandbox started.
+_REWRITE_ANSWERS = """
+import json as _json
+import os as _os
+
+_notebook = _os.path.join(_os.getcwd(), "..", "..", "..", "submission", "Assignment.ipynb")
+with open(_notebook, encoding="utf-8") as _fh:
+    _nb = _json.load(_fh)
+for _cell in _nb["cells"]:
+    if _cell["cell_type"] == "markdown":
+        _cell["source"] = "Answer (Q1) FORGED ANSWER"
+with open(_notebook, "w", encoding="utf-8") as _fh:
+    _json.dump(_nb, _fh)
+"""
+
 # The stage's whole output folder becomes a link to a folder outside that holds forged outputs.
 _OUT_LINK = """
 import os as _os
@@ -77,8 +92,8 @@ _os.symlink({forged!r}, _out)
 """
 
 
-def _grade(archive: Path, out: Path, work: Path) -> dict:
-    settings = RunSettings(out_dir=out, work_root=work, rubric=load(), seed=11, checks=CHECKS)
+def _grade(archive: Path, out: Path, work: Path, checks: list[str]) -> dict:
+    settings = RunSettings(out_dir=out, work_root=work, rubric=load(), seed=11, checks=checks)
     [source] = intake.collect([archive])
     return pipeline.grade(source, settings).to_dict()
 
@@ -88,7 +103,7 @@ def _batch(tmp: Path, names: dict[str, dict]) -> dict[str, dict]:
     for name, spec in names.items():
         folder = build_submission(tmp / "build" / name, spec.get("fixture"), spec.get("files"))
         archive = pack(folder, tmp / f"{name}.tar.gz")
-        results[name] = _grade(archive, tmp / "out", tmp / "work")
+        results[name] = _grade(archive, tmp / "out", tmp / "work", spec.get("checks", CHECKS))
     return results
 
 
@@ -187,8 +202,13 @@ def test_the_weaker_mode_runs_the_same_protocol(tmp_path, monkeypatch):
     monkeypatch.setattr(sandbox, "probe", lambda: found)
     # a grader running as root without bubblewrap lets student code trace anything: no ptrace probe here
     stray = {"fixture": "stray_daemon", "files": {"unet/unet_model.py.append": ""}}
-    results = _batch(tmp_path, {"correct": {}, "stray_daemon": stray, "peek_inputs": {"fixture": "peek_inputs"}})
+    rewrite = {"files": {"unet/dice_loss.py.append": _REWRITE_ANSWERS}, "checks": ["jaccard*", "answers*"]}
+    results = _batch(tmp_path, {"correct": {}, "stray_daemon": stray, "peek_inputs": {"fixture": "peek_inputs"},
+                                "rewrite_answers": rewrite})
     assert results["correct"]["score"] == results["correct"]["max_score"] > 0
+    answers = [c for c in results["rewrite_answers"]["checks"] if c["id"].startswith("answers/")]
+    assert answers and all(c["details"]["answer"] for c in answers)
+    assert "FORGED" not in json.dumps(answers)
     assert "STRAY GONE" in results["stray_daemon"]["logs"]["up_add"]
     assert "PLANTED" not in json.dumps(results["stray_daemon"])
     assert "left-by-jaccard" not in results["peek_inputs"]["logs"]["up_add"]
