@@ -168,8 +168,9 @@ def _stopped_stage(tmp_path, module: str, *, hogs: int) -> dict:
                        io_root=tmp_path / "inputs", artifacts_dir=tmp_path / "artifacts")
     stages = [dataclasses.replace(s, timeout_s=4) for s in JaccardGroup().prepare(ctx)]
     cpu = min(os.sched_getaffinity(0))
-    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"], preexec_fn=lambda: os.sched_setaffinity(
-        0, {cpu})) for _ in range(hogs)]
+    # each hog in a session of its own: the scheduler shares a CPU between sessions first (autogroups)
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True,
+                             preexec_fn=lambda: os.sched_setaffinity(0, {cpu})) for _ in range(hogs)]
     try:
         def pinned(lib, args, cwd, timeout):
             allowed = os.sched_getaffinity(0)
