@@ -1,28 +1,25 @@
 """Grade one submission: intake -> sandboxed stages -> judging -> result.json.
 
 Runs in the grader's own (trusted) process. Student code only ever runs inside `sandbox.run`, in the
-in-sandbox supervisor `grader.runner`; everything it leaves behind is read through `StageOutputs`.
+in-sandbox supervisor `grader.runner`. Inputs reach it on its stdin and its outputs come back on a pipe
+(`grader.stagerun`, `grader.protocol`): after the sandbox ran, the parent reads no file of the box.
 """
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 import time
 from pathlib import Path
 
-from . import __version__, intake, sandbox
-from .checks.base import CheckContext, CheckGroup, StageOutputs, StageRequest, matches
+from . import __version__, intake, sandbox, stagerun
+from .checks.base import CheckContext, CheckGroup, StageOutputs, StageRequest, matches, read_channel
 from .checks.registry import selected
 from .messages import Text, text
 from .results import CheckResult, Environment, SubmissionInfo, SubmissionResult
 from .settings import RunSettings
 
-RUNNER_SOURCE = Path(__file__).with_name("runner")
 REPO_ROOT = Path(__file__).resolve().parents[1]
-BOOTSTRAP = ("import sys, runpy; sys.path.insert(0, sys.argv[1]); del sys.argv[1]; "
-             "runpy.run_module('grader_runner', run_name='__main__', alter_sys=True)")
 SANDBOX_SLACK_S = 30.0
 SOURCE_COPY_CAP = 5 * 2**20
 
@@ -47,14 +44,13 @@ def _hidden_paths(settings: RunSettings, box: Path) -> list[Path]:
 
 
 def _layout(box: Path, unpacked: intake.Unpacked) -> Path:
-    """The sandbox root: the student's files (writable copy), inputs, outputs, the runner, a home."""
+    """The sandbox root: the student's files, the runner, an empty scratch folder (no inputs, no outputs)."""
     if box.exists():
         shutil.rmtree(box)
-    for sub in ("in", "out", "lib", "home"):
+    for sub in ("lib", "scratch"):
         (box / sub).mkdir(parents=True)
     shutil.copytree(unpacked.root, box / "submission", symlinks=False)
-    shutil.copytree(RUNNER_SOURCE, box / "lib" / "grader_runner",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    stagerun.install_runner(box / "lib")
     return box / "submission"
 
 
@@ -72,29 +68,24 @@ def _keep_sources(unpacked: intake.Unpacked, dest: Path) -> None:
 
 
 def _run_stages(box: Path, stages: list[StageRequest], settings: RunSettings, ctx: CheckContext,
-                hide: list[Path]) -> sandbox.SandboxOutcome:
+                hide: list[Path]) -> tuple[sandbox.SandboxOutcome, dict[str, StageOutputs]]:
+    """Run every stage in one sandbox; what each sent back, parsed from the channel."""
     inside = sandbox.inside_root(box)
-    notebook = ctx.notebook.relative_to(ctx.submission_dir) if ctx.notebook else None
-    plan = {
-        "submission": f"{inside}/submission",
-        "notebook": f"{inside}/submission/{notebook}" if notebook else None,
-        "in_root": f"{inside}/in",
-        "out_root": f"{inside}/out",
-        "threads": settings.threads,
-        "pid_namespace": sandbox.probe().bubblewrap,
-        "stages": [{"name": s.name, "handler": s.handler, "timeout_s": s.timeout_s, "memory_mb": s.memory_mb,
-                    "uses_gpu": s.uses_gpu} for s in stages],
-    }
-    for s in stages:
-        (ctx.stage_inputs(s.name) / "task.json").write_text(json.dumps(s.task))
-    (box / "in" / "plan.json").write_text(json.dumps(plan))
+    isolated = sandbox.probe().bubblewrap
+    stages = stagerun.in_order(stages)
+    plan = stagerun.plan(stages, submission=f"{inside}/submission", lib=f"{inside}/lib", scratch=f"{inside}/scratch",
+                         tmp=("/tmp", "/dev/shm") if isolated else (), threads=settings.threads,
+                         pid_namespace=isolated)
     limits = sandbox.Limits(
         timeout_s=sum(s.timeout_s for s in stages) + SANDBOX_SLACK_S,
         memory_mb=max(s.memory_mb for s in stages) + 1024,
+        cpus=float(settings.threads),
     )
-    argv = [sys.executable, "-I", "-c", BOOTSTRAP, f"{inside}/lib", f"{inside}/in/plan.json"]
-    return sandbox.run(box, argv, limits=limits, readonly=["in", "lib"], hide=hide, cwd="submission",
-                       gpu=any(s.uses_gpu for s in stages))
+    argv = [sys.executable, "-I", "-c", stagerun.BOOTSTRAP, f"{inside}/lib"]
+    outcome = sandbox.run(box, argv, limits=limits, scratch=["scratch"], hide=hide, cwd="scratch",
+                          gpu=any(s.uses_gpu for s in stages), stdin=stagerun.feeder(plan, stages, ctx),
+                          channel=True)
+    return outcome, read_channel(outcome.channel, [s.name for s in stages])
 
 
 def _grader_error(group: CheckGroup, ctx: CheckContext, exc: Exception) -> list[CheckResult]:
@@ -136,7 +127,7 @@ def grade(source: intake.SubmissionSource, settings: RunSettings) -> SubmissionR
     info = SubmissionInfo(id=source.id, source=source.path.name, sha256=source.sha256)
     artifacts = settings.out_dir / source.id / "artifacts"
     ctx = CheckContext(submission_dir=work / "box" / "submission", notebook=None, seed=settings.seed,
-                       profile=settings.profile, rubric=settings.rubric, io_root=work / "box",
+                       profile=settings.profile, rubric=settings.rubric, io_root=work / "inputs",
                        artifacts_dir=artifacts, public_only=settings.public_only)
     groups = selected(ctx, settings.checks)
     isolation = sandbox.probe().description
@@ -160,14 +151,14 @@ def grade(source: intake.SubmissionSource, settings: RunSettings) -> SubmissionR
     timings["prepare"] = time.perf_counter() - t
 
     logs: dict[str, str] = {}
+    outputs: dict[str, StageOutputs] = {}
     if stages:
         t = time.perf_counter()
-        outcome = _run_stages(work / "box", stages, settings, ctx, _hidden_paths(settings, work / "box"))
+        outcome, outputs = _run_stages(work / "box", stages, settings, ctx, _hidden_paths(settings, work / "box"))
         isolation = outcome.isolation
         timings["sandbox"] = time.perf_counter() - t
         if outcome.output.strip():
             logs["sandbox"] = outcome.output
-    outputs = {s.name: StageOutputs(s.name, work / "box" / "out" / s.name) for s in stages}
     for name, out in outputs.items():
         timings[f"stage:{name}"] = float(out.status.get("wall_s") or 0.0)
         if log := out.log():
@@ -175,6 +166,8 @@ def grade(source: intake.SubmissionSource, settings: RunSettings) -> SubmissionR
     if stages:  # starting the sandbox and python, importing torch once, tearing down
         timings["sandbox_overhead"] = timings["sandbox"] - sum(timings[f"stage:{s.name}"] for s in stages)
 
+    # judging reads the grader's own copy from intake, never the box that student code has run in
+    ctx.submission_dir, ctx.notebook = unpacked.root, unpacked.notebook
     t = time.perf_counter()
     checks = [c for c in _judge(groups, ctx, outputs, failed) if matches(c.id, settings.checks)]
     timings["judge"] = time.perf_counter() - t

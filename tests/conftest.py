@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
@@ -28,8 +26,6 @@ REPORT_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "results"
 ORIGINAL_KIT = Path(__file__).resolve().parent / "fixtures" / "original_kit"
 ORIGINAL_VARIANTS = Path(__file__).resolve().parent / "fixtures" / "original_kit_variants"
 ORIGINAL_TOP = "Week 7"
-BOOTSTRAP = ("import sys, runpy; sys.path.insert(0, sys.argv[1]); del sys.argv[1]; "
-             "runpy.run_module('grader_runner', run_name='__main__', alter_sys=True)")
 
 
 def build_submission(dest: Path, fixture: str | None = None, files: dict[str, str] | None = None) -> Path:
@@ -110,40 +106,23 @@ def pack(folder: Path, archive: Path) -> Path:
     return archive
 
 
-def start_runner(lib: Path, plan: Path, cwd: Path, timeout: float) -> None:
-    """Run the in-sandbox supervisor `grader_runner` from `lib` on `plan`, as a fresh process."""
-    subprocess.run([sys.executable, "-I", "-c", BOOTSTRAP, str(lib), str(plan)], cwd=cwd, check=True,
-                   timeout=timeout)
-
-
 def run_group_direct(group, submission: Path, work: Path, *, seed: int = 1234, profile="cpu",
-                     public_only: bool = False, notebook: Path | None = None, launch=start_runner):
-    """prepare -> the in-sandbox runner WITHOUT a sandbox -> judge, for fast tests of one check group.
+                     public_only: bool = False, notebook: Path | None = None, launch=None):
+    """prepare -> the in-sandbox supervisor WITHOUT a sandbox -> judge, for fast tests of one check group.
 
-    `launch(lib, plan, cwd, timeout)` starts the runner; tests that grade many submissions may pass one
-    that reuses a process which has already imported torch.
+    The same protocol as in the sandbox, through files. `launch(lib, args, cwd, timeout)` starts the
+    supervisor; tests that grade many submissions may pass one that reuses a process which has already
+    imported torch.
     """
-    from grader.checks.base import CheckContext, StageOutputs
+    from grader.checks.base import CheckContext
     from grader.rubric import load
+    from grader.stagerun import run_trusted, start_trusted
 
-    box = work / "box"
-    for sub in ("in", "out", "lib"):
-        (box / sub).mkdir(parents=True, exist_ok=True)
-    shutil.copytree(REPO / "grader" / "runner", box / "lib" / "grader_runner", dirs_exist_ok=True)
     ctx = CheckContext(submission_dir=submission, notebook=notebook, seed=seed, profile=profile, rubric=load(),
-                       io_root=box, artifacts_dir=work / "artifacts", public_only=public_only)
+                       io_root=work / "inputs", artifacts_dir=work / "artifacts", public_only=public_only)
     ctx.artifacts_dir.mkdir(parents=True, exist_ok=True)
     stages = group.prepare(ctx)
-    for s in stages:
-        (ctx.stage_inputs(s.name) / "task.json").write_text(json.dumps(s.task))
-    plan = {"submission": str(submission), "notebook": str(notebook) if notebook else None,
-            "in_root": str(box / "in"), "out_root": str(box / "out"), "threads": 1, "pid_namespace": False,
-            "stages": [{"name": s.name, "handler": s.handler, "timeout_s": s.timeout_s, "memory_mb": s.memory_mb,
-                        "uses_gpu": s.uses_gpu} for s in stages]}
-    (box / "in" / "plan.json").write_text(json.dumps(plan))
-    if stages:
-        launch(box / "lib", box / "in" / "plan.json", submission, sum(s.timeout_s for s in stages) + 60)
-    outputs = {s.name: StageOutputs(s.name, box / "out" / s.name) for s in stages}
+    outputs = run_trusted(work / "box", submission, stages, ctx, launch=launch or start_trusted)
     return group.judge(ctx, outputs)
 
 

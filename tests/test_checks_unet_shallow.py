@@ -40,7 +40,7 @@ _SERVER = """
 import os, runpy, sys
 import numpy, torch
 for line in sys.stdin:
-    lib, plan, cwd = line.rstrip("\\n").split("\\t")
+    lib, feed, channel, cwd = line.rstrip("\\n").split("\\t")
     pid = os.fork()
     if pid == 0:
         code = 1
@@ -50,7 +50,7 @@ for line in sys.stdin:
             os.dup2(null, 1)
             os.chdir(cwd)
             sys.path.insert(0, lib)
-            sys.argv = ["-c", plan]
+            sys.argv = ["-c", feed, channel]
             runpy.run_module("grader_runner", run_name="__main__", alter_sys=True)
             code = 0
         except SystemExit as exc:
@@ -67,16 +67,16 @@ class WarmRunner:
     def __init__(self) -> None:
         self.proc: subprocess.Popen | None = None
 
-    def __call__(self, lib: Path, plan: Path, cwd: Path, timeout: float) -> None:
+    def __call__(self, lib: Path, args: list[str], cwd: Path, timeout: float) -> None:
         if self.proc is None or self.proc.poll() is not None:
             self.proc = subprocess.Popen([sys.executable, "-I", "-c", _SERVER], stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, text=True)
             atexit.register(self.proc.kill)
-        self.proc.stdin.write(f"{lib}\t{plan}\t{cwd}\n")
+        self.proc.stdin.write("\t".join([str(lib), *args, str(cwd)]) + "\n")
         self.proc.stdin.flush()
         if not select.select([self.proc.stdout], [], [], timeout)[0]:
             self.proc.kill()
-            raise TimeoutError(f"the runner did not finish {plan} within {timeout} s")
+            raise TimeoutError(f"the runner did not finish {args[0]} within {timeout} s")
         assert self.proc.stdout.readline().strip() == "0"
 
 

@@ -115,7 +115,7 @@ def test_without_calibration_the_check_says_so_and_trains_nothing(submission, ru
     checks = run_group(TrainingGroup(tmp_path / "none.json"), submission(), profile=TINY)
     assert [c.status for c in checks] == ["skipped"] * 3
     assert all("unet-grader calibrate --profile tiny-test" in c.message for c in checks)
-    assert list((tmp_path / "run0" / "box" / "out").iterdir()) == []
+    assert not (tmp_path / "run0" / "box" / "channel.bin").exists()
 
 
 @pytest.mark.slow

@@ -1,18 +1,19 @@
 """The interface every check group implements.
 
 A group runs in two halves. In the parent, `prepare` writes the inputs for one or more sandbox stages
-(`.npy` arrays and a JSON task) and `judge` turns the stages' validated raw outputs into `CheckResult`s
-against references the parent computes itself. In the sandbox, the stage handler named by
-`StageRequest.handler` (a module under `grader/runner/stages/`) loads the student's code and writes raw
-outputs. Nothing the child says is evidence of passing except data that `judge` validates.
+(`.npy` arrays and other files in the parent's own folder, and a JSON task) and `judge` turns the stages'
+validated raw outputs into `CheckResult`s against references the parent computes itself. In the sandbox, the
+stage handler named by `StageRequest.handler` (a module under `grader/runner/stages/`) loads the student's
+code and writes raw outputs. Nothing the child says is evidence of passing except data that `judge`
+validates.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import io
 import json
-import os
-import stat
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import protocol
 from ..messages import Text
 from ..results import CheckResult
 
@@ -54,8 +56,9 @@ class CheckContext:
     pristine_notebook: Path | None = None  # the grader's own copy from intake, out of the sandbox's reach
 
     def stage_inputs(self, stage: str) -> Path:
-        """The folder whose contents the stage will see as its read-only inputs."""
-        path = self.io_root / "in" / stage
+        """The parent's own folder of the stage's input files (outside the box): they reach the stage over
+        its supervisor's stdin when it starts, and judging reads them here, never back from the box."""
+        path = self.io_root / stage
         path.mkdir(parents=True, exist_ok=True)
         return path
 
@@ -104,48 +107,39 @@ class OutputError(Exception):
 
 
 class StageOutputs:
-    """Read-only, validating view of one stage's output folder, filled by an untrusted child."""
+    """Read-only, validating view of what one stage sent back over the channel, held in memory.
+
+    The supervisor read the stage's output folder itself (no link, no FIFO, nothing over its cap); the parent
+    reads no file of the box. A stage whose status frame never arrived counts as `not_run` (nothing arrived)
+    or `crashed` (it was cut short), and its files are dropped.
+    """
 
     MAX_JSON_BYTES = 2_000_000
     MAX_ARRAY_BYTES = 256 * 1024 * 1024
 
-    def __init__(self, name: str, folder: Path):
+    def __init__(self, name: str, files: dict[str, bytes] | None = None, status: dict[str, Any] | None = None,
+                 log: bytes = b"", log_dropped: int = 0):
         self.name = name
-        self.folder = folder
-        self.status = self._read_status()
-
-    def _read_status(self) -> dict[str, Any]:
-        """How the stage ended, as the in-sandbox supervisor saw it: only used to explain a failure."""
-        data = self._json_file(self.folder / "_status.json")
-        if not isinstance(data, dict):
-            return {"state": "not_run"}
-        return data
+        self.files = dict(files or {})
+        self.status = dict(status or {"state": "not_run"})
+        self._log, self._log_dropped = log, log_dropped
 
     @property
     def state(self) -> str:
         """`ok`, `timeout`, `crashed`, `memory` or `not_run`."""
         state = self.status.get("state")
-        return state if state in ("ok", "timeout", "crashed", "memory") else "not_run"
+        return state if state in protocol.STATES else "not_run"
 
-    def _json_file(self, path: Path) -> Any:
-        try:
-            if not path.is_file() or path.is_symlink() or path.stat().st_size > self.MAX_JSON_BYTES:
-                return None
-            return json.loads(path.read_text(encoding="utf-8", errors="replace"))
-        except (OSError, ValueError):
-            return None
+    def file_bytes(self, name: str, max_bytes: int) -> bytes | None:
+        """One regular file the stage wrote (no link, no FIFO, at most max_bytes), or None."""
+        data = self.files.get(name)
+        return data if data is not None and len(data) <= max_bytes else None
 
     def records(self) -> dict[str, dict[str, Any]]:
         """Per-case records written by `StageIO.run_case`, keyed by case name (later lines win)."""
-        path = self.folder / "records.jsonl"
+        data = self.file_bytes("records.jsonl", self.MAX_JSON_BYTES)
         found: dict[str, dict[str, Any]] = {}
-        try:
-            if not path.is_file() or path.is_symlink() or path.stat().st_size > self.MAX_JSON_BYTES:
-                return found
-            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-        except OSError:
-            return found
-        for line in lines:
+        for line in (data or b"").decode("utf-8", errors="replace").splitlines():
             try:
                 item = json.loads(line)
             except ValueError:
@@ -157,13 +151,13 @@ class StageOutputs:
     def array(self, name: str, *, shape: tuple[int, ...] | None = None, max_elements: int = 10_000_000
               ) -> np.ndarray:
         """Load `name.npy` without pickle, as a finite-or-not float64/bool/int array, checking its size."""
-        path = self.folder / f"{name}.npy"
-        if not path.is_file() or path.is_symlink():
+        if f"{name}.npy" not in self.files:
             raise OutputError(f"no output {name!r}")
-        if path.stat().st_size > self.MAX_ARRAY_BYTES:
+        data = self.file_bytes(f"{name}.npy", self.MAX_ARRAY_BYTES)
+        if data is None:
             raise OutputError(f"output {name!r} is too large")
         try:
-            arr = np.load(path, allow_pickle=False, mmap_mode=None)
+            arr = np.load(io.BytesIO(data), allow_pickle=False)
         except (ValueError, OSError, EOFError) as exc:
             raise OutputError(f"output {name!r} is unreadable: {exc}") from exc
         if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "biuf":
@@ -174,30 +168,49 @@ class StageOutputs:
             raise OutputError(f"output {name!r} has shape {tuple(arr.shape)}, expected {tuple(shape)}")
         return arr
 
-    def file_bytes(self, name: str, max_bytes: int) -> bytes | None:
-        """One regular file the stage wrote (no link, no FIFO, at most max_bytes), or None."""
-        path = self.folder / name
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        except OSError:
-            return None
-        with os.fdopen(fd, "rb") as fh:
-            info = os.fstat(fh.fileno())
-            if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
-                return None
-            data = fh.read(max_bytes + 1)
-        return data if len(data) <= max_bytes else None
-
     def log(self, limit: int = 20_000) -> str:
         """The stage's captured stdout/stderr, capped."""
-        path = self.folder / "output.log"
-        try:
-            with open(path, "rb") as fh:
-                data = fh.read(limit + 1)
-        except OSError:
-            return ""
-        text = data[:limit].decode("utf-8", errors="replace")
-        return text + ("\n[... output truncated ...]" if len(data) > limit else "")
+        text = self._log[:limit].decode("utf-8", errors="replace")
+        cut = len(self._log) > limit or self._log_dropped > 0
+        return text + ("\n[... output truncated ...]" if cut else "")
+
+
+def _status(header: dict[str, Any]) -> dict[str, Any]:
+    """A status frame's fields, each checked: only used to explain a failure, never as evidence."""
+    state = header.get("state") if header.get("state") in protocol.STATES else "crashed"
+    code = header.get("exit")
+    numbers = {k: float(v) for k in ("wall_s", "cpu_s", "wait_s") if isinstance(v := header.get(k), (int, float))
+               and not isinstance(v, bool) and math.isfinite(v)}
+    return {"state": state, "exit": code if type(code) is int else None, "starved": header.get("starved") is True,
+            **numbers}
+
+
+def read_channel(data: bytes, names: list[str]) -> dict[str, StageOutputs]:
+    """What the supervisor sent for each of the stages `names`, frame by frame, every field validated."""
+    files: dict[str, dict[str, bytes]] = {n: {} for n in names}
+    logs: dict[str, tuple[bytes, int]] = {}
+    status: dict[str, dict[str, Any]] = {}
+    seen: set[str] = set()
+    for header, body in protocol.frames(data, protocol.MAX_FILE_BYTES):
+        stage = header.get("stage")
+        if stage not in files or stage in status:
+            continue
+        seen.add(stage)
+        kind = header["kind"]
+        if kind == "file" and protocol.safe_name(header.get("name")) and len(files[stage]) < protocol.MAX_FILES:
+            files[stage].setdefault(header["name"], bytes(body))
+        elif kind == "log" and stage not in logs:
+            dropped = header.get("dropped")
+            logs[stage] = (bytes(body[:protocol.MAX_LOG_BYTES]), dropped if type(dropped) is int else 0)
+        elif kind == "status":
+            status[stage] = _status(header)
+    found = {}
+    for name in names:
+        if name in status:
+            found[name] = StageOutputs(name, files[name], status[name], *logs.get(name, (b"", 0)))
+        else:  # cut short: whatever arrived of it is not trusted to be whole
+            found[name] = StageOutputs(name, status={"state": "crashed" if name in seen else "not_run"})
+    return found
 
 
 def matches(check_id: str, globs: list[str] | None) -> bool:

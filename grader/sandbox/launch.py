@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import sys
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from . import bubblewrap, cgroups, isolation, process
 from . import limits as rlimits
@@ -25,6 +26,8 @@ class SandboxOutcome:
     output_truncated: bool
     wall_s: float
     isolation: str
+    channel: bytes = b""
+    channel_truncated: bool = False
 
 
 def inside_root(root: Path) -> str:
@@ -82,14 +85,17 @@ def _run_group(cgroup: str, token: str, limits: Limits) -> tuple[cgroups.RunGrou
 
 def run(root: Path, argv: list[str], *, limits: Limits, scratch: Sequence[str] = (),
         hide: Sequence[Path] = (), cwd: str = "", env: Mapping[str, str] | None = None,
-        gpu: bool = False) -> SandboxOutcome:
+        gpu: bool = False, stdin: Callable[[BinaryIO], None] | None = None,
+        channel: bool = False) -> SandboxOutcome:
     """Run `argv` with `root` read-only inside, under every layer this machine allows.
 
     `scratch` names empty sub-folders of root that become writable tmpfs of `limits.scratch_mb` each
     (without bubblewrap they are the host folders themselves); `hide` lists host paths inside the
     allow-list that must not be readable; `cwd` is relative to root; `argv` must already use
-    `inside_root(root)`. HOME is the private /tmp. Under bubblewrap a process killed by signal N shows
-    as exit code 128 + N.
+    `inside_root(root)`. HOME is the private /tmp. `stdin` is run in a thread with the command's stdin
+    (e.g. to send inputs stage by stage); with `channel`, the command gets the write end of a pipe as
+    fd 3 and `SandboxOutcome.channel` holds what arrived there. Under bubblewrap a process killed by
+    signal N shows as exit code 128 + N.
     """
     found = isolation.probe()
     root = Path(root).resolve()
@@ -128,7 +134,8 @@ def run(root: Path, argv: list[str], *, limits: Limits, scratch: Sequence[str] =
                                          tmp_mb=limits.tmp_mb, scratch_mb=limits.scratch_mb)
         finished = process.run_tree(command, env=_environment(home, token, env), cwd=str(workdir),
                                     timeout_s=limits.timeout_s, max_output_bytes=limits.max_output_bytes,
-                                    token=token, prepare=prepare, kill_more=group.kill if group else None)
+                                    token=token, prepare=prepare, kill_more=group.kill if group else None,
+                                    stdin=stdin, channel=channel, max_channel_bytes=limits.max_channel_bytes)
         memory_exceeded = group.memory_exceeded() if group else False
     finally:
         if group:
@@ -140,4 +147,4 @@ def run(root: Path, argv: list[str], *, limits: Limits, scratch: Sequence[str] =
                               writes=_writes(scratch, limits))
     return SandboxOutcome(finished.returncode, finished.timed_out, memory_exceeded,
                           finished.output.decode("utf-8", errors="replace"), finished.truncated,
-                          finished.wall_s, text)
+                          finished.wall_s, text, finished.channel, finished.channel_truncated)

@@ -31,6 +31,7 @@ class Limits:
     cpus: float = 1.0
     scratch_mb: int = 2048
     tmp_mb: int = 1024
+    max_channel_bytes: int = 512 * MIB
 
 
 def _user_process_count(uid: int) -> int:

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import json
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -20,32 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..checks.base import CheckContext, StageOutputs, StageRequest
+from ..checks.base import CheckContext
 from ..checks.training import stage_name, training_stage
+from ..stagerun import run_trusted
 from . import thresholds
 from .evaluate import all_foreground_dice, foreground_dice, held_out, predicted_masks
 from .kit import SOLUTION, image_gen_source
 from .profiles import NETWORKS, Profile, ProfileError, resolve
 
 CALIBRATION_SLACK = 4
-RUNNER_SOURCE = Path(__file__).resolve().parents[1] / "runner"
-BOOTSTRAP = ("import sys, runpy; sys.path.insert(0, sys.argv[1]); del sys.argv[1]; "
-             "runpy.run_module('grader_runner', run_name='__main__', alter_sys=True)")
-
-
-def run_stages(box: Path, submission: Path, stages: list[StageRequest], threads: int) -> None:
-    """The in-sandbox runner, without a sandbox (trusted code only), on stages whose inputs are written."""
-    shutil.copytree(RUNNER_SOURCE, box / "lib" / "grader_runner",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    for s in stages:
-        (box / "in" / s.name / "task.json").write_text(json.dumps(s.task))
-    plan = {"submission": str(submission), "notebook": None, "in_root": str(box / "in"),
-            "out_root": str(box / "out"), "threads": threads, "pid_namespace": False,
-            "stages": [{"name": s.name, "handler": s.handler, "timeout_s": s.timeout_s,
-                        "memory_mb": s.memory_mb, "uses_gpu": s.uses_gpu} for s in stages]}
-    (box / "in" / "plan.json").write_text(json.dumps(plan))
-    subprocess.run([sys.executable, "-I", "-c", BOOTSTRAP, str(box / "lib"), str(box / "in" / "plan.json")],
-                   cwd=submission, check=True, timeout=sum(s.timeout_s for s in stages) + 60)
 
 
 def reference_run(profile: Profile, seed: int, nets: list[str], work: Path, threads: int = 1
@@ -55,16 +36,16 @@ def reference_run(profile: Profile, seed: int, nets: list[str], work: Path, thre
     submission = box / "submission"
     shutil.copytree(SOLUTION / "unet", submission / "unet", ignore=shutil.ignore_patterns("__pycache__"))
     ctx = CheckContext(submission_dir=submission, notebook=None, seed=seed, profile=profile, rubric=None,
-                       io_root=box, artifacts_dir=box / "artifacts")
+                       io_root=box / "inputs", artifacts_dir=box / "artifacts")
     images, masks = held_out(profile, seed)
     source = image_gen_source()
     # the reference's time limits are generous: a calibration lost to a busy machine costs an hour
     stages = [dataclasses.replace(training_stage(ctx, profile, net, images, source),
                                   timeout_s=profile.nets[net].timeout_s * CALIBRATION_SLACK) for net in nets]
-    run_stages(box, submission, stages, threads)
+    outputs = run_trusted(box, submission, stages, ctx, threads=threads)
     found = {}
     for net in nets:
-        out = StageOutputs(stage_name(net), box / "out" / stage_name(net))
+        out = outputs[stage_name(net)]
         records = out.records()
         if not all(records.get(case, {}).get("ok") for case in ("load", "train", "predict")):
             raise thresholds.CalibrationError(
