@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 
 from grader import late
+from grader import rubric as rubric_module
 from grader.cli import main as cli_main
 from grader.intake import SubmissionSource
 from grader.report import render_all
+from grader.report.publish import publish
 from grader.rubric import Rubric, RubricError, load
 from tests.conftest import build_submission, copy_results, pack
 
@@ -152,8 +154,10 @@ def test_the_penalty_applies_to_the_total_and_shows_on_the_page_and_in_the_csv(t
     assert "not listed in times.csv" in page and "modification time of 2021001_张伟.tar.gz" in page
     page = (out / "2021002_li" / "report.html").read_text(encoding="utf-8")
     assert "submission time from times.csv" in page and "final score 36 / 100" in page
-    render_all(out, lang="en", anonymize=True)
-    published = (out / "results.json").read_text(encoding="utf-8") + (out / "grades.csv").read_text("utf-8-sig")
+    publish(out, lang="en", anonymize=True)
+    anonymized = out / "_published" / "anonymized"
+    published = (anonymized / "results.json").read_text(encoding="utf-8") + (anonymized / "grades.csv").read_text(
+        "utf-8-sig")
     assert "2021001" not in published and "张伟" not in published and "zhao" not in published and "3600.0" in published
 
 
@@ -224,6 +228,7 @@ def test_times_without_a_deadline_or_a_rubric_without_late_is_a_usage_error(inbo
     assert _grade(inbox, tmp_path / "out", "--times", str(times)) == 2
     assert "--times needs --deadline" in capsys.readouterr().err
     rubric = tmp_path / "r.toml"
-    rubric.write_text("".join(f'"answers/{q}" = 6\n' for q in ("q1", "q4", "q5")).join(["[points]\n", ""]))
+    points = rubric_module.DEFAULT_RUBRIC.read_text(encoding="utf-8").split("[points]", 1)[1]
+    rubric.write_text("[points]" + points, encoding="utf-8")
     assert _grade(inbox, tmp_path / "out", "--rubric", str(rubric), "--deadline", "2024-04-20T23:59+08:00") == 2
     assert "no [late] table" in capsys.readouterr().err

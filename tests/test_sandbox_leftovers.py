@@ -95,7 +95,7 @@ def test_a_killed_graders_leftovers_go_and_a_live_ones_stay(graders, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run([sys.executable, "-m", "grader.cli", "grade", str(empty), "--out", str(tmp_path / "out")],
                           capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
-    assert done.returncode == 2 and "no submissions found" in done.stderr
+    assert done.returncode == 3 and "no submissions found" in done.stderr
     assert [p for p in killed_left if p.exists()] == []
     assert live.poll() is None and all(p.exists() for p in live_left)
     assert (live_work / "2021001" / "box" / "submission" / "unet.py").is_file()
