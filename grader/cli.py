@@ -95,7 +95,7 @@ def _add_grade(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=None,
                    help="submissions graded at once (default: one per usable core, at most 8)")
     p.add_argument("--checks", type=_globs, default=None, help="only the check ids matching these globs")
-    p.add_argument("--profile", choices=["auto", "cpu", "gpu"], default="auto")
+    p.add_argument("--profile", choices=["auto", "cpu", "gpu", "demo"], default="auto")
     p.add_argument("--seed", type=int, default=None,
                    help="seed for the hidden cases (default: the one DIR/run.json keeps, else a fresh one)")
     p.add_argument("--rubric", type=Path, default=None, help="a rubric TOML file instead of the built-in one")
@@ -189,7 +189,7 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
 
 def _add_calibrate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("calibrate", help="train the reference over seeds; write the training pass marks")
-    p.add_argument("--profile", choices=["auto", "cpu", "gpu"], default="auto")
+    p.add_argument("--profile", choices=["auto", "cpu", "gpu", "demo"], default="auto")
     p.add_argument("--seeds", type=int, default=8, help="reference runs per network (default 8, at least 3)")
     p.add_argument("--first-seed", type=int, default=1, help="seeds run from this one up (default 1)")
     p.add_argument("--workers", type=int, default=1, help="seeds trained at once (default 1)")

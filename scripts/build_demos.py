@@ -5,10 +5,12 @@
 
 Each demo is the reference solution (solutions/week-06) with one typical mistake laid over it, by the
 same overlay builder as the test fixtures (`tests/conftest.py`): most mistakes ARE test fixtures, the
-rest live in scripts/demo_overlays/. Archives are packed as the lab asks (`week-06/` at the top) with
-fixed member order, times, owners and modes, and a gzip header without name or time, so a rebuild gives
-identical bytes (given the same zlib; the tar inside is identical everywhere). The file names start
-with a student id, matching submissions/roster.csv, in which one student handed in nothing.
+rest live in scripts/demo_overlays/. The solution's region markers (`# BEGIN SOLUTION Q3`, `<!-- END
+SOLUTION -->`) are then dropped and their answers kept, as in a student's hand-in. Archives are packed
+as the lab asks (`week-06/` at the top) with fixed member order, times, owners and modes, and a gzip
+header without name or time, so a rebuild gives identical bytes (given the same zlib; the tar inside is
+identical everywhere). The file names start with a student id, matching submissions/roster.csv, in
+which one student handed in nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import io
+import json
 import sys
 import tarfile
 import tempfile
@@ -47,24 +50,22 @@ class Demo:
         return f"{self.student_id}_{self.slug}.tar.gz"
 
 
+# Few enough that the README's first command takes minutes: each submission trains three networks and runs
+# its notebook, whatever its mistake. Each mistake fails a different set of groups; the broken archive stays.
 DEMOS = [
     Demo("2024001", "张三", "perfect", "the reference solution: full marks on every automatic check"),
-    Demo("2024002", "李四", "jaccard_dice", "Q3: Jaccard computed with the Dice formula",
-         fixture="jaccard_dice", fails=("jaccard",)),
-    Demo("2024003", "王五", "shallow_three_downs", "Q6: UNet_shallow downsamples three times instead of two",
-         fixture="shallow_three_downs", fails=("unet_shallow",)),
-    Demo("2024004", "赵六", "up_add_concatenates",
+    Demo("2024002", "李四", "jaccard_dice", "Q3: Jaccard computed with the Dice formula (the notebook prints it)",
+         fixture="jaccard_dice", fails=("jaccard", "notebook")),
+    Demo("2024003", "王五", "up_add_concatenates",
          "up_add concatenates the skip map instead of adding it (so UNet_add, built from it, does too)",
          fixture="up_add_concatenates", fails=("up_add", "unet_add")),
-    Demo("2024005", "孙七", "deconv_no_crop", "Q7: deconv2d returns the convolution without cropping it",
-         fixture="deconv_no_crop", fails=("deconv2d",)),
-    Demo("2024006", "周八", "notebook_error", "the notebook stops at Q2's loss plot with a NameError",
+    Demo("2024004", "赵六", "notebook_error", "the notebook stops at Q2's loss plot with a NameError",
          overlay="notebook_error", fails=("notebook",)),
-    Demo("2024007", "吴九", "broken", "a truncated download: the archive cannot be unpacked (rejected)",
+    Demo("2024005", "孙七", "broken", "a truncated download: the archive cannot be unpacked (rejected)",
          broken=True),
 ]
 PERFECT = DEMOS[0]
-MISSING = [("2024008", "郑十")]  # on the roster, handed in nothing
+MISSING = [("2024006", "周八")]  # on the roster, handed in nothing
 
 
 def _overlay(demo: Demo) -> dict[str, str]:
@@ -73,6 +74,35 @@ def _overlay(demo: Demo) -> dict[str, str]:
     folder = OVERLAYS / demo.overlay
     return {p.relative_to(folder).as_posix(): p.read_text(encoding="utf-8")
             for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _unmarked(text: str, syntax) -> str:
+    """`text` with each solution region's BEGIN, PROMPT and END lines dropped and its answer kept."""
+    from grader.assign.regions import find_regions
+
+    lines = text.split("\n")
+    drop = set()
+    for region in find_regions(text, syntax):
+        drop |= {region.start, region.end, *range(region.start + 1, region.start + 1 + len(region.prompt))}
+    return "\n".join(line for i, line in enumerate(lines) if i not in drop)
+
+
+def answered(root: Path) -> Path:
+    """A hand-in as a student writes it: the kit's TODOs filled with the reference answers, no solution
+    markers left (they would show on the student's page, and no student's file has them)."""
+    from grader.assign.regions import MARKDOWN, PYTHON
+
+    for path in sorted(root.rglob("*.py")):
+        path.write_text(_unmarked(path.read_text(encoding="utf-8"), PYTHON), encoding="utf-8")
+    for path in sorted(root.rglob("*.ipynb")):
+        notebook = json.loads(path.read_text(encoding="utf-8"))
+        for cell in notebook["cells"]:
+            syntax = {"code": PYTHON, "markdown": MARKDOWN}.get(cell["cell_type"])
+            if syntax is not None:
+                source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+                cell["source"] = _unmarked(source, syntax).splitlines(keepends=True)
+        path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False), encoding="utf-8")
+    return root
 
 
 def tar(folder: Path) -> bytes:
@@ -113,7 +143,7 @@ def build() -> dict[str, bytes]:
 
     files: dict[str, bytes] = {ROSTER: roster_csv()}
     with tempfile.TemporaryDirectory(prefix="unet-grader-demos-") as tmp:
-        tars = {d.archive: tar(build_submission(Path(tmp) / d.slug, d.fixture, _overlay(d)))
+        tars = {d.archive: tar(answered(build_submission(Path(tmp) / d.slug, d.fixture, _overlay(d))))
                 for d in DEMOS if not d.broken}
     for demo in DEMOS:
         whole = tars[PERFECT.archive]

@@ -8,7 +8,7 @@ import pytest
 
 from grader import cli
 from grader.training import profiles, thresholds
-from grader.training.profiles import CPU, GPU, ProfileError
+from grader.training.profiles import CPU, DEMO, GPU, ProfileError
 
 
 @pytest.mark.parametrize("df, table", [(2, 22.327), (5, 5.893), (7, 4.785), (9, 4.297), (1000, 3.098)])
@@ -61,10 +61,11 @@ def test_calibrating_the_gpu_profile_without_a_gpu_is_a_usage_error(monkeypatch,
     assert "needs a CUDA GPU" in capsys.readouterr().err
 
 
-def test_the_cpu_profile_is_calibrated_for_its_current_settings():
+@pytest.mark.parametrize("profile", [CPU, DEMO], ids=lambda p: p.name)
+def test_the_cpu_profiles_are_calibrated_for_their_current_settings(profile):
     for net in profiles.NETWORKS:
-        found = thresholds.entry("cpu", net)
-        assert found is not None, f"run `unet-grader calibrate --profile cpu` ({net} has no pass mark)"
-        assert found["settings"] == CPU.settings(net), f"the cpu calibration of {net} is stale"
+        found = thresholds.entry(profile.name, net)
+        assert found is not None, f"run `unet-grader calibrate --profile {profile.name}` ({net} has no pass mark)"
+        assert found["settings"] == profile.settings(net), f"the {profile.name} calibration of {net} is stale"
         assert found["all_foreground"] < found["threshold"] <= found["min"]
         assert found["n_seeds"] == len(found["dice"]) >= 5
