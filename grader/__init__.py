@@ -1,3 +1,3 @@
 """unet-grader: the autograder for the week-6 UNet segmentation lab."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
