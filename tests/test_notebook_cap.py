@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import sys
 
 import nbformat
 import pytest
@@ -83,3 +84,15 @@ def test_a_cell_too_deep_for_the_parser_is_reported_not_raised():
     changed, rewrites, uncapped = cap_cells([(0, source), (3, "epochs = 5")], CAPS)
     assert changed == {3: "epochs = 1"} and [r.cell for r in rewrites] == [3]
     assert list(uncapped) == [0] and uncapped[0]
+
+
+def test_a_raised_recursion_limit_does_not_change_what_caps():
+    """Libraries in the grader's process raise the limit; the same cell must stay Uncappable there."""
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(100_000)
+    try:
+        with pytest.raises(Uncappable):
+            cap_source("epochs = " + "-" * 5000 + "5", CAPS)
+        assert sys.getrecursionlimit() == 100_000
+    finally:
+        sys.setrecursionlimit(old)

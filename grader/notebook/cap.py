@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 from dataclasses import dataclass
 
 MAGIC = re.compile(r"^(\s*)[%!]")
@@ -50,10 +51,17 @@ class Uncappable(ValueError):
     """A cell the parser cannot take apart (absurdly deep or large); the message says why."""
 
 
+PARSE_RECURSION_LIMIT = 1000  # CPython's default
+
+
 def _parse(source: str) -> ast.Module | None:
     """The cell as Python, with magic and shell lines (`%load_ext`, `!pip`) blanked to `pass`."""
     blanked = "\n".join(MAGIC.sub(r"\1pass #", line) if MAGIC.match(line) else line
                         for line in source.split("\n"))
+    limit = sys.getrecursionlimit()
+    # ast's depth check follows the recursion limit, which libraries in the grader's process raise: parse
+    # under Python's default, so that a cell caps (or is Uncappable) the same in every process
+    sys.setrecursionlimit(PARSE_RECURSION_LIMIT)
     try:
         return ast.parse(blanked)
     except (SyntaxError, ValueError):
@@ -62,6 +70,8 @@ def _parse(source: str) -> ast.Module | None:
         raise Uncappable("nested too deeply for the parser") from exc
     except MemoryError as exc:
         raise Uncappable("too large for the parser") from exc
+    finally:
+        sys.setrecursionlimit(limit)
 
 
 def _bounded(node: ast.expr, text: str, cap: int) -> str | None:
