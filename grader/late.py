@@ -30,7 +30,7 @@ from typing import Any
 
 from .intake import SubmissionSource
 from .results import SubmissionResult
-from .roster import ID_HEADERS, _names, _token
+from .roster import ID_HEADERS, _names, _token, decode_csv
 
 LATE_FILE = "late.json"
 UNITS = ("percent", "points")
@@ -108,12 +108,10 @@ def parse_time(value: str) -> datetime:
 
 
 def _decode(raw: bytes, path: Path) -> str:
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise LateError(f"{path}: not UTF-8 or GBK text; save the times file as CSV (UTF-8)")
+    text = decode_csv(raw)
+    if text is None:
+        raise LateError(f"{path}: not UTF-8 or GBK text; save the times file as CSV (UTF-8)")
+    return text
 
 
 def _columns(header: list[str]) -> tuple[int, int] | None:

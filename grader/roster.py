@@ -56,13 +56,21 @@ class Student:
         return "submitted" if self.submissions else "missing"
 
 
-def _decode(raw: bytes, path: Path) -> str:
+def decode_csv(raw: bytes) -> str | None:
+    """A CSV as Excel saves it: UTF-8 (with or without BOM) or GBK; None when it is neither."""
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             return raw.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise RosterError(f"{path}: not UTF-8 or GBK text; save the roster as CSV (UTF-8)")
+    return None
+
+
+def _decode(raw: bytes, path: Path) -> str:
+    text = decode_csv(raw)
+    if text is None:
+        raise RosterError(f"{path}: not UTF-8 or GBK text; save the roster as CSV (UTF-8)")
+    return text
 
 
 def _columns(header: list[str]) -> tuple[int, int] | None:

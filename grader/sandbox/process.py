@@ -124,9 +124,8 @@ def _drain(streams: dict[int, _Capture]) -> None:
 def _feed(write: Callable[[BinaryIO], None], pipe: BinaryIO) -> None:
     """The stdin writer's thread: a child that exits or stops reading only ends the feeding."""
     try:
-        write(pipe)
-    except (BrokenPipeError, ConnectionResetError, ValueError, OSError):
-        pass
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError, ValueError, OSError):
+            write(pipe)
     finally:
         with contextlib.suppress(OSError, ValueError):
             pipe.close()
